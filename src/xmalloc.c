@@ -48,10 +48,12 @@ void *
 xreallocarray(void *old, size_t count, size_t size)
 {
 	void	*p;
+	size_t	 total;
 
 	if (size != 0 && count > SIZE_MAX / size)
 		xmalloc_die();
-	p = realloc(old, count * size ? count * size : 1);
+	total = count * size;
+	p = realloc(old, total != 0 ? total : 1);
 	if (p == NULL)
 		xmalloc_die();
 	return p;
