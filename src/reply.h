@@ -30,7 +30,9 @@ void	 reply_free(struct reply *);
 /*
  * Feeds one line (without CRLF). Returns 1 when the reply is complete, 0
  * when more lines follow, -1 with ERR_PROTOCOL for a malformed line, a code
- * that changes between lines, or a reply over the bounds.
+ * that changes between lines, or a reply over the bounds. A line fed after
+ * a complete reply starts a new one (the old one is reset). Control
+ * characters in the text are stored as '?' (a tab as a space).
  */
 int	 reply_feed(struct reply *, const char *line, size_t len, struct err *);
 
@@ -47,7 +49,12 @@ struct ehlo_caps {
 	char		 auth_mechs[512];	/* upper-case, space separated */
 };
 
-/* Reads the keywords of a complete EHLO reply (first line is the greeting). */
+/*
+ * Reads the keywords of a complete 250 EHLO reply (first line is the
+ * greeting); anything else gives empty caps. AUTH mechanisms come from
+ * both "AUTH a b" and the old "AUTH=a b" lines, deduplicated; invalid
+ * names (RFC 4422 3.1) and those that do not fit auth_mechs are dropped.
+ */
 void	 reply_ehlo_caps(const struct reply *, struct ehlo_caps *);
 
 #endif

@@ -49,26 +49,41 @@ struct stream {
 	struct timespec		 deadline;	/* current operation */
 	const char		*peer;		/* for messages: "host[ip]:port" */
 	const char		*phase;		/* "reading greeting"... */
+	int			 os_errno;	/* last failure of the plain ops */
 };
 
-/* Takes ownership of fd (made non-blocking); plain read/write ops. */
+/*
+ * Takes ownership of fd (made non-blocking); plain read/write ops, whose
+ * context is the stream itself, so it must not move while in use.
+ */
 void	 stream_init(struct stream *, int fd, size_t max_line);
-/* Frees buffers and closes the fd. */
+/* Wipes and frees the buffers (AUTH lines pass through them), closes fd. */
 void	 stream_close(struct stream *);
+/* Swaps the read/write layer; NULL restores the plain fd ops. */
 void	 stream_set_ops(struct stream *, const struct stream_ops *);
+/* Caps every later deadline at now + seconds (0: no cap). */
 void	 stream_set_attempt_deadline(struct stream *, long seconds);
-/* Arms the deadline for what follows: now + seconds, or sooner. */
+/*
+ * Arms the deadline for what follows: now + seconds (0: none), or sooner
+ * when the attempt deadline comes first. phase names the step in errors:
+ * "timed out <phase> (<peer>)"; it must outlive its use.
+ */
 void	 stream_set_timeout(struct stream *, long seconds, const char *phase);
 
 /*
  * Reads one line (without CR LF; a bare LF also ends a line) into line.
- * -1 with ERR_TEMP on timeout, EOF or I/O error, ERR_PROTOCOL on a line
- * over max_line.
+ * -1 with ERR_TEMP on timeout, EOF ("connection closed by <peer> <phase>")
+ * or I/O error ("lost connection with <peer> <phase>: <reason>"),
+ * ERR_PROTOCOL on a line over max_line (or over line's own maximum).
  */
 int	 stream_read_line(struct stream *, struct buf *line, struct err *);
-/* Queues bytes; writes out when over STREAM_WRITE_CHUNK. */
+/*
+ * Queues bytes; writes out when the queue holds STREAM_WRITE_CHUNK, so
+ * memory stays bounded. -1 with ERR_TEMP on timeout or I/O error.
+ */
 int	 stream_write(struct stream *, const void *, size_t, struct err *);
 int	 stream_puts(struct stream *, const char *, struct err *);
+/* Writes everything queued, waiting as the op layer asks. */
 int	 stream_flush(struct stream *, struct err *);
 /* Bytes received but not yet consumed, including the op layer's. */
 size_t	 stream_pending_input(const struct stream *);

@@ -14,15 +14,16 @@ static int check_count;
 static int check_failed;
 
 #define CHECK(cond, ...) do {						\
+	int check_pass_ = (cond) ? 1 : 0;				\
 	check_count++;							\
-	if (cond)							\
+	if (check_pass_)						\
 		printf("ok %d - ", check_count);			\
 	else {								\
 		check_failed++;						\
 		printf("not ok %d - ", check_count);			\
 	}								\
 	printf(__VA_ARGS__);						\
-	printf("%s\n", (cond) ? "" : "  [" #cond "]");			\
+	printf("%s\n", check_pass_ ? "" : "  [" #cond "]");		\
 } while (0)
 
 #define CHECK_STR(got, want, ...) do {					\
