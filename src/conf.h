@@ -15,6 +15,11 @@
 #include "err.h"
 
 #define CONF_DEFAULT_SUBMIT_DEADLINE	60
+#define CONF_FILE_MAX		(1024 * 1024)	/* bytes of main.cf */
+#define CONF_ENTRIES_MAX	4096	/* distinct parameter names */
+#define CONF_EXPAND_DEPTH_MAX	100	/* $name nesting, as Postfix */
+#define CONF_VALUE_MAX		(64 * 1024)	/* one value, expanded */
+#define CONF_EXPANDED_MAX	(4 * 1024 * 1024)	/* all values, expanded */
 
 struct conf {
 	char	*path;			/* file read, or NULL when none */
@@ -60,8 +65,18 @@ struct conf {
 	char	*syslog_facility;	/* "mail" */
 	char	*maillog_file;		/* "" */
 
-	struct conf_entry *entries;	/* every name = value read, in order */
+	/*
+	 * Every name = value read, in file order (a later definition
+	 * replaces an earlier one in place), then the defaults of the
+	 * parameters above that the file did not set. The string fields
+	 * above point into these; all stay valid until conf_free().
+	 */
+	struct conf_entry *entries;
 	unsigned	 entry_count;
+
+	/* Each warning issued while reading (also sent to log_warn()). */
+	char		**warnings;
+	unsigned	 warning_count;
 };
 
 /*
@@ -71,7 +86,11 @@ struct conf {
  * Warnings go through log_warn(). On error the conf holds nothing to free.
  */
 int	 conf_load(struct conf *, const char *path, struct err *);
-/* Parses main.cf text (for conf_load and the fuzz target); origin names it. */
+/*
+ * Parses main.cf text (for conf_load and the fuzz target); origin names it
+ * in messages and becomes conf->path (NULL: none, messages say "main.cf").
+ * Needs no file system; only an unset myhostname asks the resolver.
+ */
 int	 conf_parse_text(struct conf *, const char *text, size_t len,
 	    const char *origin, struct err *);
 /*
@@ -82,7 +101,7 @@ const char *conf_get(const struct conf *, const char *name);
 void	 conf_free(struct conf *);
 /*
  * Parses a Postfix time value ("30s", "5m", "1h", "2d", "1w", bare number =
- * default_unit 's'). Returns 0 or -1.
+ * seconds). Returns 0 or -1.
  */
 int	 conf_parse_time(const char *, long *seconds);
 /* Parses a size in bytes (digits only). */
