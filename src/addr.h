@@ -36,9 +36,15 @@ int	 addr_parse_header_list(const char *value, struct addr_list *,
 void	 addr_list_add(struct addr_list *, const char *);
 void	 addr_list_free(struct addr_list *);
 
-/* The part after the last '@', or NULL when there is none. */
+/*
+ * The part after the last '@' outside a quoted local part, or NULL when
+ * there is none ("\"a@b\"" has no domain).
+ */
 const char *addr_domain(const char *);
-/* addr with "@origin" appended when it has no domain (new string). */
+/*
+ * addr with "@origin" appended when it has no domain (new string). The
+ * null sender "" is returned unchanged.
+ */
 char	*addr_qualify(const char *addr, const char *origin);
 /* True when the local part holds non-ASCII bytes (needs SMTPUTF8). */
 bool	 addr_needs_smtputf8(const char *);
