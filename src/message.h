@@ -71,7 +71,11 @@ struct message_header {
 /*
  * Splits a header section (LF or CRLF line ends, no blank line) into
  * headers; calls fn for each. Returns -1 with ERR_DATA on a line that is
- * neither a header nor a continuation.
+ * neither a header nor a continuation. fn returns 0 to go on, or -1 to
+ * stop: message_parse_headers then returns -1 and leaves the error to fn
+ * (which reports it through its ctx). A field name is RFC 5322 ftext,
+ * optionally followed by WSP before the colon (obsolete syntax, 4.5.3);
+ * value starts right after the colon.
  */
 int	 message_parse_headers(const char *text, size_t len,
 	    int (*fn)(void *, const struct message_header *), void *ctx,
