@@ -32,14 +32,20 @@ const char *tls_level_name(enum tls_level);
 struct tls_params {
 	enum tls_level	 level;
 	const char	*servername;	/* SNI and the name to verify */
-	const char	*ca_file;	/* NULL: system trust store */
-	const char	*ca_path;
-	const char	*cert_file;	/* client certificate, or NULL */
-	const char	*key_file;
+	/* Trust, loaded for verify/secure only. Both NULL: system store. */
+	const char	*ca_file;	/* PEM bundle */
+	const char	*ca_path;	/* directory of PEM files */
+	const char	*cert_file;	/* client certificate (PEM), or NULL */
+	const char	*key_file;	/* NULL: in cert_file */
 	const char	*fingerprint_digest;	/* "sha256" (or "sha1", "sha512") */
-	const char	*fingerprints;	/* list of hex digests, ':' optional */
-	const char	*protocols;	/* Postfix syntax: ">=TLSv1.2", "!TLSv1, !TLSv1.1" */
-	long		 timeout;	/* handshake, seconds */
+	/* Digests of the certificate or of its public key (SPKI), separated
+	 * by commas, blanks or '|'; hex in any case, ':' optional. */
+	const char	*fingerprints;
+	/* Postfix syntax: ">=TLSv1.2", "TLSv1.2 TLSv1.3", "!TLSv1, !TLSv1.1";
+	 * NULL or empty: ">=TLSv1.2". */
+	const char	*protocols;
+	/* Handshake, seconds; used only when the stream has no deadline. */
+	long		 timeout;
 };
 
 struct tls_info {
@@ -56,13 +62,19 @@ struct tls;
 
 /*
  * Handshakes over the stream's fd (which must hold no buffered input),
- * verifies per level, and swaps the stream's ops. A failed check fails
- * with ERR_TEMP (ERR_PERM for config-caused failures such as an unreadable
- * CAfile: ERR_CONFIG) and a plain-words reason; nothing more may be sent.
+ * verifies per level, and swaps the stream's ops; info is filled as far
+ * as the handshake got. Fails with ERR_CONFIG, before any I/O, for what
+ * the parameters alone get wrong (protocol list, unreadable CAfile, client
+ * certificate, fingerprint list); ERR_PROTOCOL if input was pending (RFC
+ * 3207 6); ERR_TEMP with a plain-words reason for a failed handshake,
+ * timeout or check. After a failure nothing more may be sent.
  */
 int	 tls_start(struct stream *, const struct tls_params *, struct tls **,
 	    struct tls_info *, struct err *);
-/* Sends close_notify (best effort) and frees; the stream keeps its fd. */
+/*
+ * Restores the plain ops, sends close_notify (one non-blocking try) and
+ * frees; the stream keeps its fd. Safe after an I/O error; NULL is a no-op.
+ */
 void	 tls_end(struct tls *, struct stream *);
 
 #endif
