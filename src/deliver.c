@@ -164,7 +164,8 @@ deliver_group(const struct deliver_request *req, struct deliver_group *g,
 	size_t			 i;
 
 	err_clear(&e);
-	clk.arrival = (double)req->arrival;
+	clk.arrival = (double)req->arrival.tv_sec +
+	    (double)req->arrival.tv_nsec / 1e9;
 	clk.start = start;
 	(void)snprintf(relay, sizeof(relay), "%s", g->route.host);
 	if (deliver_params(req->conf, &g->route, &params, &e) == -1 ||

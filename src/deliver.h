@@ -20,7 +20,7 @@ struct deliver_request {
 	const struct message	*message;
 	int			 body_fd;
 	const char		*queue_id;	/* for log lines */
-	time_t			 arrival;
+	struct timespec		 arrival;	/* CLOCK_REALTIME, intake start */
 	const char		*dsn_notify;
 	const char		*dsn_ret;
 	const char		*dsn_envid;

@@ -123,6 +123,7 @@ main_send(const struct opts *opts, const struct conf *conf, struct err *e)
 	struct message		 msg;
 	struct deliver_request	 req;
 	struct deliver_result	 res;
+	struct timespec		 arrival;
 	char			 queue_id[2 * MAIN_QUEUE_ID_BYTES + 1];
 	char			*login = main_login_name();
 	int			 fd, rc = -1;
@@ -141,7 +142,8 @@ main_send(const struct opts *opts, const struct conf *conf, struct err *e)
 	mp.size_limit = conf->message_size_limit;
 	mp.recipients = opts->recipients;
 	mp.recipient_count = opts->recipient_count;
-	mp.now = time(NULL);
+	(void)clock_gettime(CLOCK_REALTIME, &arrival);
+	mp.now = arrival.tv_sec;
 	if (message_intake(&msg, STDIN_FILENO, fd, &mp, e) == -1)
 		goto out;
 	main_queue_id(queue_id, sizeof(queue_id));
@@ -154,7 +156,7 @@ main_send(const struct opts *opts, const struct conf *conf, struct err *e)
 	req.message = &msg;
 	req.body_fd = fd;
 	req.queue_id = queue_id;
-	req.arrival = mp.now;
+	req.arrival = arrival;
 	req.dsn_notify = opts->dsn_notify;
 	req.dsn_ret = opts->dsn_ret;
 	req.dsn_envid = opts->dsn_envid;

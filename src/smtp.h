@@ -72,6 +72,11 @@ struct smtp_session;
  * authentication failed, naming user and host), ERR_PERM (5xx greeting or
  * EHLO/HELO, required STARTTLS missing is ERR_TEMP as Postfix defers it),
  * ERR_PROTOCOL (malformed replies).
+ * On failure *session is NULL when no connection was made; once connected
+ * it is left set even on failure, so that the caller can name the peer
+ * (smtp_peer) in its logs, and the caller must smtp_close() it (QUIT is
+ * sent only when the dialogue is still in sync); smtp_send on such a
+ * session fails at once with the same error.
  */
 int	 smtp_open(struct smtp_session **, const struct smtp_params *,
 	    struct err *);
