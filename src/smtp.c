@@ -62,9 +62,10 @@ struct smtp_session {
 	struct buf		 line;		/* last line read */
 	struct buf		 cmd;		/* command being built */
 	bool			 cmd_overflow;
-	bool			 need_rset;	/* a failed transaction is open */
+	bool			 need_rset;	/* RSET before the next MAIL */
 	bool			 dead;		/* no more transactions */
 	bool			 quit_ok;	/* still in sync: QUIT may be sent */
+	bool			 in_auth;	/* 334 challenges are redacted */
 	struct err		 dead_err;	/* why dead */
 };
 
@@ -235,7 +236,14 @@ smtp_read_reply(struct smtp_session *s, struct err *e)
 		buf_reset(&s->line);
 		if (stream_read_line(&s->stream, &s->line, e) == -1)
 			return smtp_kill(s, false, e);
-		log_transcript('<', buf_cstr(&s->line), s->line.len);
+		/*
+		 * A SCRAM challenge carries the salt and nonces: with the
+		 * server signature they allow an offline password search.
+		 */
+		if (s->in_auth && strncmp(buf_cstr(&s->line), "334", 3) == 0)
+			log_transcript_redacted('<', "334");
+		else
+			log_transcript('<', buf_cstr(&s->line), s->line.len);
 		rc = reply_feed(&s->reply, buf_cstr(&s->line), s->line.len, e);
 		if (rc == -1) {
 			(void)snprintf(e->text + strlen(e->text),
@@ -436,7 +444,9 @@ smtp_auth(struct smtp_session *s, const struct smtp_params *p, struct err *e)
 		return smtp_kill(s, true, e);
 	stream_set_timeout(&s->stream, s->timeouts.helo,
 	    "while authenticating");
+	s->in_auth = true;
 	rc = smtp_auth_dialogue(s, sasl, p, e);
+	s->in_auth = false;
 	sasl_free(sasl);
 	return rc;
 }
@@ -976,6 +986,24 @@ smtp_send(struct smtp_session *s, struct smtp_envelope *env, struct err *e)
 	if (rc == -1)
 		smtp_fail_pending(env, e);
 	return rc;
+}
+
+bool
+smtp_usable(const struct smtp_session *s)
+{
+	return !s->dead;
+}
+
+int
+smtp_reuse(struct smtp_session *s, long seconds, struct err *e)
+{
+	if (s->dead) {
+		err_copy(e, &s->dead_err);
+		return -1;
+	}
+	stream_set_attempt_deadline(&s->stream, seconds);
+	s->need_rset = true;
+	return smtp_rset(s, e);
 }
 
 void

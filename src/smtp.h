@@ -87,6 +87,15 @@ int	 smtp_open(struct smtp_session **, const struct smtp_params *,
  * transaction failure that left the connection in sync (RSET is sent).
  */
 int	 smtp_send(struct smtp_session *, struct smtp_envelope *, struct err *);
+/* True while the session can take another transaction. */
+bool	 smtp_usable(const struct smtp_session *);
+/*
+ * Readies a kept session for another message, as a queue run does:
+ * re-arms the whole-attempt deadline (seconds from now, 0: none) and
+ * sends RSET, which also proves that the connection still works (Postfix
+ * does the same with a cached connection). -1 leaves the session dead.
+ */
+int	 smtp_reuse(struct smtp_session *, long, struct err *);
 /* QUIT (best effort) and free. NULL is fine. */
 void	 smtp_close(struct smtp_session *);
 const struct net_peer *smtp_peer(const struct smtp_session *);
