@@ -61,6 +61,17 @@ struct conf {
 
 	long	 message_size_limit;		/* bytes, 10240000; 0 = none */
 
+	/*
+	 * Ours, not Postfix's queue_directory: a copied Postfix main.cf
+	 * names Postfix's own queue there.
+	 */
+	char	*sendrelay_queue_directory;	/* SPOOLDIR */
+	long	 minimal_backoff_time;		/* 300s */
+	long	 maximal_backoff_time;		/* 4000s */
+	long	 maximal_queue_lifetime;	/* 5d */
+	long	 bounce_queue_lifetime;		/* 5d */
+	long	 delay_warning_time;		/* 0h: no delay notices */
+
 	char	*syslog_name;		/* "sendrelay" */
 	char	*syslog_facility;	/* "mail" */
 	char	*maillog_file;		/* "" */

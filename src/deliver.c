@@ -1,22 +1,35 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * One delivery attempt of a message. Recipients are routed, grouped by
- * next hop (one SMTP session and transaction per group), and each gets one
- * Postfix-format log line:
+ * One delivery attempt of a queued message. Pending recipients are
+ * routed, grouped by next hop (one SMTP transaction per group, over a
+ * session kept from an earlier message of the same queue run when there
+ * is one), and each gets one Postfix-format log line:
  *   QUEUEID: to=<a@b>, relay=host[ip]:port, delay=0.42,
  *       delays=0.01/0/0.3/0.11, dsn=2.0.0, status=sent (250 2.0.0 Ok)
- * delays are Postfix's a/b/c/d: before the attempt, waiting for it (always
- * 0 here), connection setup (DNS, greeting, TLS, AUTH), transmission.
- * Rejected and deferred recipients are also reported on stderr.
+ * delays are Postfix's a/b/c/d: in the queue before this attempt, waiting
+ * for it (always 0 here), connection setup (greeting, TLS, AUTH),
+ * transmission.
+ *
+ * Then the outcome goes to the queue: sent recipients are marked so a
+ * retry never sends to them again; rejected ones are bounced (an RFC 3464
+ * report queued to the sender, never for the null sender); the others
+ * wait, with a backoff doubling from minimal_backoff_time up to
+ * maximal_backoff_time, until maximal_queue_lifetime (bounce_queue_lifetime
+ * for bounces) ends and they bounce as expired. Like Postfix with its
+ * default smtp_sasl_auth_soft_bounce, a failed login, a TLS failure or a
+ * configuration problem defers: the message waits until it is fixed.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
+#include "bounce.h"
 #include "deliver.h"
 #include "log.h"
 #include "net.h"
@@ -27,8 +40,34 @@
 
 struct deliver_group {
 	struct route		 route;
-	struct smtp_rcpt	*rcpts;
+	struct smtp_rcpt	*rcpts;		/* addr: ASCII form, owned */
+	size_t			*index;		/* into the envelope's rcpts */
 	size_t			 count;
+	char			*relay;		/* who answered, for reports */
+};
+
+struct deliver_kept {
+	struct route		 route;
+	struct smtp_session	*session;
+};
+
+struct deliver_cache {
+	struct deliver_kept	*kept;
+	size_t			 count;
+};
+
+/* What one attempt works with. */
+struct deliver_attempt {
+	const struct conf		*conf;
+	struct spool			*spool;
+	struct spool_envelope		*env;
+	int				 data_fd;
+	struct deliver_cache		*cache;
+	const struct deliver_options	*opts;
+	double				 arrival, start;
+	char				*sender;	/* ASCII form */
+	size_t				*failed;	/* rcpts failed now */
+	size_t				 failed_count;
 };
 
 struct deliver_clock {
@@ -38,16 +77,29 @@ struct deliver_clock {
 static double	 deliver_now(void);
 static int	 deliver_params(const struct conf *, const struct route *,
 		    struct smtp_params *, struct err *);
-static void	 deliver_group(const struct deliver_request *,
-		    struct deliver_group *, const char *sender, double start);
-static void	 deliver_report(const struct deliver_request *,
+static struct smtp_session *deliver_session(struct deliver_attempt *,
+		    struct deliver_group *, struct err *);
+static void	 deliver_release(struct deliver_attempt *,
+		    struct deliver_group *, struct smtp_session *);
+static void	 deliver_group(struct deliver_attempt *,
+		    struct deliver_group *);
+static void	 deliver_report(const struct deliver_attempt *,
 		    const struct smtp_rcpt *, const char *relay,
 		    const struct deliver_clock *);
+static bool	 deliver_is_permanent(const struct err *);
 static void	 deliver_fail_group(struct deliver_group *, const struct err *);
-static void	 deliver_count(const struct deliver_group *,
-		    struct deliver_result *, struct err *worst);
-static int	 deliver_summary(const struct deliver_result *,
-		    const struct err *worst, struct err *);
+static void	 deliver_route(struct deliver_attempt *,
+		    struct deliver_group **, size_t *);
+static void	 deliver_record(struct deliver_attempt *,
+		    const struct deliver_group *, struct deliver_result *);
+static void	 deliver_expire(struct deliver_attempt *);
+static int	 deliver_notify(struct deliver_attempt *, enum bounce_kind,
+		    const size_t *, size_t, char *, struct err *);
+static void	 deliver_bounce(struct deliver_attempt *,
+		    struct deliver_result *);
+static void	 deliver_warn_delay(struct deliver_attempt *);
+static time_t	 deliver_backoff(const struct conf *, unsigned);
+static void	 deliver_groups_free(struct deliver_group *, size_t);
 
 static double
 deliver_now(void)
@@ -101,46 +153,134 @@ deliver_params(const struct conf *conf, const struct route *r,
 	return 0;
 }
 
+struct deliver_cache *
+deliver_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct deliver_cache));
+}
+
+void
+deliver_cache_free(struct deliver_cache *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->count; i++) {
+		smtp_close(c->kept[i].session);
+		route_free(&c->kept[i].route);
+	}
+	free(c->kept);
+	free(c);
+}
+
+/* A kept session to this next hop, or a new one. */
+static struct smtp_session *
+deliver_session(struct deliver_attempt *a, struct deliver_group *g,
+    struct err *e)
+{
+	struct smtp_params	 params;
+	struct smtp_session	*session = NULL;
+	size_t			 i;
+
+	for (i = 0; a->cache != NULL && i < a->cache->count; i++) {
+		if (!route_same_nexthop(&a->cache->kept[i].route, &g->route))
+			continue;
+		session = a->cache->kept[i].session;
+		if (smtp_reuse(session, a->conf->sendrelay_submit_deadline,
+		    e) == 0)
+			return session;
+		/* Timed out while idle, most likely: connect again. */
+		err_clear(e);
+		deliver_release(a, g, session);
+		break;
+	}
+	session = NULL;
+	if (deliver_params(a->conf, &g->route, &params, e) == -1)
+		return NULL;
+	/* A failed session is still returned to name the peer. */
+	(void)smtp_open(&session, &params, e);
+	return session;
+}
+
+/* Keeps a usable session for the next message of a run, or closes it. */
 static void
-deliver_report(const struct deliver_request *req, const struct smtp_rcpt *rc,
+deliver_release(struct deliver_attempt *a, struct deliver_group *g,
+    struct smtp_session *session)
+{
+	struct deliver_cache	*c = a->cache;
+	size_t			 i;
+
+	for (i = 0; c != NULL && i < c->count; i++)
+		if (c->kept[i].session == session)
+			break;
+	if (c != NULL && i < c->count) {
+		if (smtp_usable(session))
+			return;
+		smtp_close(session);
+		route_free(&c->kept[i].route);
+		c->kept[i] = c->kept[--c->count];
+		return;
+	}
+	if (c == NULL || session == NULL || !smtp_usable(session)) {
+		smtp_close(session);
+		return;
+	}
+	c->kept = xreallocarray(c->kept, c->count + 1, sizeof(*c->kept));
+	c->kept[c->count].route = g->route;
+	c->kept[c->count++].session = session;
+	memset(&g->route, 0, sizeof(g->route));
+}
+
+static void
+deliver_report(const struct deliver_attempt *a, const struct smtp_rcpt *rc,
     const char *relay, const struct deliver_clock *clk)
 {
 	char		 words[2 * ERR_TEXT_MAX + 64];
-	const char	*status, *dsn;
+	const char	*status, *dsn, *fate;
 
 	err_format(&rc->err, words, sizeof(words));
 	switch (rc->status) {
 	case SMTP_RCPT_SENT:
 		status = "sent";
 		dsn = rc->err.enhanced[0] ? rc->err.enhanced : "2.0.0";
+		fate = "";
 		break;
 	case SMTP_RCPT_PERM:
 		status = "bounced";
 		dsn = rc->err.enhanced[0] ? rc->err.enhanced : "5.0.0";
+		fate = *a->env->sender != '\0' ? " [returned to sender]" : "";
 		break;
 	default:
 		status = "deferred";
 		dsn = rc->err.enhanced[0] ? rc->err.enhanced : "4.0.0";
+		fate = " [deferred: kept in the queue]";
 		break;
 	}
 	log_info("%s: to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/%.2g/%.2g, "
-	    "dsn=%s, status=%s (%s)", req->queue_id, rc->addr, relay,
+	    "dsn=%s, status=%s (%s)", a->env->id, rc->addr, relay,
 	    clk->done - clk->arrival, clk->start - clk->arrival,
 	    clk->connected - clk->start, clk->done - clk->connected, dsn,
 	    status, words);
-	if (rc->status != SMTP_RCPT_SENT)
-		(void)fprintf(stderr, "sendrelay: to=<%s>: %s%s\n", rc->addr,
-		    words, rc->status == SMTP_RCPT_TEMP ?
-		    " [deferred: not delivered]" : "");
+	if (rc->status != SMTP_RCPT_SENT && a->opts->tell_caller)
+		(void)fprintf(stderr, "sendrelay: %s: to=<%s>: %s%s\n",
+		    a->env->id, rc->addr, words, fate);
+}
+
+/* Only a 5xx for this message or a bad address bounces; the rest can heal. */
+static bool
+deliver_is_permanent(const struct err *e)
+{
+	return e->kind == ERR_PERM || e->kind == ERR_NOUSER ||
+	    e->kind == ERR_DATA;
 }
 
 static void
 deliver_fail_group(struct deliver_group *g, const struct err *e)
 {
 	size_t	 i;
-	enum smtp_rcpt_status status = e->kind == ERR_TEMP ||
-	    e->kind == ERR_PROTOCOL || e->kind == ERR_IOERR ||
-	    e->kind == ERR_OSERR ? SMTP_RCPT_TEMP : SMTP_RCPT_PERM;
+	enum smtp_rcpt_status status = deliver_is_permanent(e) ?
+	    SMTP_RCPT_PERM : SMTP_RCPT_TEMP;
 
 	for (i = 0; i < g->count; i++) {
 		if (g->rcpts[i].status != SMTP_RCPT_PENDING)
@@ -151,12 +291,9 @@ deliver_fail_group(struct deliver_group *g, const struct err *e)
 }
 
 static void
-deliver_group(const struct deliver_request *req, struct deliver_group *g,
-    const char *sender, double start)
+deliver_group(struct deliver_attempt *a, struct deliver_group *g)
 {
-	const struct message	*msg = req->message;
-	struct smtp_params	 params;
-	struct smtp_session	*session = NULL;
+	struct smtp_session	*session;
 	struct smtp_envelope	 env;
 	struct deliver_clock	 clk;
 	struct err		 e;
@@ -164,129 +301,375 @@ deliver_group(const struct deliver_request *req, struct deliver_group *g,
 	size_t			 i;
 
 	err_clear(&e);
-	clk.arrival = (double)req->arrival.tv_sec +
-	    (double)req->arrival.tv_nsec / 1e9;
-	clk.start = start;
+	clk.arrival = a->arrival;
+	clk.start = a->start;
 	(void)snprintf(relay, sizeof(relay), "%s", g->route.host);
-	if (deliver_params(req->conf, &g->route, &params, &e) == -1 ||
-	    smtp_open(&session, &params, &e) == -1) {
-		if (session != NULL)
-			(void)snprintf(relay, sizeof(relay), "%s",
-			    smtp_peer(session)->label);
+	session = deliver_session(a, g, &e);
+	if (session != NULL)
+		(void)snprintf(relay, sizeof(relay), "%s",
+		    smtp_peer(session)->label);
+	if (session == NULL || !smtp_usable(session)) {
 		deliver_fail_group(g, &e);
 		clk.connected = clk.done = deliver_now();
 		goto report;
 	}
-	(void)snprintf(relay, sizeof(relay), "%s", smtp_peer(session)->label);
 	clk.connected = deliver_now();
 	memset(&env, 0, sizeof(env));
-	env.sender = sender;
+	env.sender = a->sender;
 	env.rcpts = g->rcpts;
 	env.rcpt_count = g->count;
-	env.body_fd = req->body_fd;
-	env.size = msg->size;
-	env.eightbit = msg->eightbit;
-	env.smtputf8 = msg->smtputf8;
-	env.dsn_notify = req->dsn_notify;
-	env.dsn_ret = req->dsn_ret;
-	env.dsn_envid = req->dsn_envid;
+	env.body_fd = a->data_fd;
+	env.size = a->env->size;
+	env.eightbit = a->env->eightbit;
+	env.smtputf8 = a->env->smtputf8;
+	env.dsn_notify = a->env->dsn_notify;
+	env.dsn_ret = a->env->dsn_ret;
+	env.dsn_envid = a->env->dsn_envid;
 	if (smtp_send(session, &env, &e) == -1)
 		deliver_fail_group(g, &e);
 	clk.done = deliver_now();
 report:
-	smtp_close(session);
+	g->relay = xstrdup(relay);
+	deliver_release(a, g, session);
 	for (i = 0; i < g->count; i++)
-		deliver_report(req, &g->rcpts[i], relay, &clk);
+		deliver_report(a, &g->rcpts[i], relay, &clk);
 }
 
+/*
+ * Groups the pending recipients by next hop. One that cannot be routed
+ * fails alone: permanently for a bad address, temporarily otherwise
+ * (a configuration problem the admin can fix while it waits).
+ */
 static void
-deliver_count(const struct deliver_group *g, struct deliver_result *res,
-    struct err *worst)
+deliver_route(struct deliver_attempt *a, struct deliver_group **groupsp,
+    size_t *ngroupsp)
 {
-	size_t	 i;
-
-	for (i = 0; i < g->count; i++) {
-		if (g->rcpts[i].status == SMTP_RCPT_SENT)
-			res->sent++;
-		else if (g->rcpts[i].status == SMTP_RCPT_PERM) {
-			if (res->rejected++ == 0)
-				err_copy(worst, &g->rcpts[i].err);
-		} else
-			res->deferred++;
-	}
-}
-
-static int
-deliver_summary(const struct deliver_result *res, const struct err *worst,
-    struct err *e)
-{
-	if (res->deferred == 0 && res->rejected == 0)
-		return 0;
-	if (res->deferred > 0)
-		/* The caller must keep the message: nothing is queued yet. */
-		return err_set(e, ERR_TEMP, "message not delivered to %zu of "
-		    "%zu recipient(s) because of a temporary failure; it was "
-		    "not queued, try again later", res->deferred,
-		    res->sent + res->deferred + res->rejected);
-	err_copy(e, worst);
-	(void)snprintf(e->text, sizeof(e->text), "message rejected for %zu of "
-	    "%zu recipient(s)", res->rejected, res->sent + res->rejected);
-	e->smtp_code = 0;
-	return -1;
-}
-
-int
-deliver_message(const struct deliver_request *req, struct deliver_result *res,
-    struct err *e)
-{
-	const struct message	*msg = req->message;
-	struct deliver_group	*groups;
-	size_t			 ngroups = 0, i, j;
+	struct spool_envelope	*env = a->env;
+	struct deliver_group	*groups, *g;
 	struct route		 r;
-	struct err		 worst;
-	char			*sender = NULL, *rcpt;
-	double			 start = deliver_now();
-	int			 rc = -1;
+	struct err		 e;
+	char			*rcpt;
+	size_t			 i, j, ngroups = 0;
 
-	memset(res, 0, sizeof(*res));
-	err_clear(&worst);
-	groups = xcalloc(msg->recipients.n, sizeof(*groups));
-	if (addr_to_ascii(msg->sender, false, &sender, e) == -1)
-		goto out;
-	for (i = 0; i < msg->recipients.n; i++) {
-		if (addr_to_ascii(msg->recipients.v[i], false, &rcpt, e) == -1)
-			goto out;
-		if (route_recipient(req->conf, rcpt, sender, &r, e) == -1) {
+	groups = xcalloc(env->rcpt_count, sizeof(*groups));
+	for (i = 0; i < env->rcpt_count; i++) {
+		if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+			continue;
+		err_clear(&e);
+		rcpt = NULL;
+		if (addr_to_ascii(env->rcpts[i].address, false, &rcpt,
+		    &e) == -1 || route_recipient(a->conf, rcpt, a->sender, &r,
+		    &e) == -1) {
+			env->rcpts[i].state = deliver_is_permanent(&e) ?
+			    SPOOL_RCPT_FAILED : SPOOL_RCPT_PENDING;
+			if (env->rcpts[i].state == SPOOL_RCPT_FAILED)
+				a->failed[a->failed_count++] = i;
+			free(env->rcpts[i].reason);
+			env->rcpts[i].reason = xstrdup(e.text);
+			log_info("%s: to=<%s>, relay=none, status=%s (%s)",
+			    env->id, env->rcpts[i].address,
+			    env->rcpts[i].state == SPOOL_RCPT_FAILED ?
+			    "bounced" : "deferred", e.text);
+			if (a->opts->tell_caller)
+				(void)fprintf(stderr, "sendrelay: %s: to=<%s>: "
+				    "%s\n", env->id, env->rcpts[i].address,
+				    e.text);
 			free(rcpt);
-			goto out;
+			continue;
 		}
 		for (j = 0; j < ngroups; j++)
 			if (route_same_nexthop(&groups[j].route, &r))
 				break;
+		g = &groups[j];
 		if (j == ngroups) {
-			groups[ngroups++].route = r;
-			groups[j].rcpts = xcalloc(msg->recipients.n,
-			    sizeof(*groups[j].rcpts));
+			ngroups++;
+			g->route = r;
+			g->rcpts = xcalloc(env->rcpt_count, sizeof(*g->rcpts));
+			g->index = xcalloc(env->rcpt_count, sizeof(*g->index));
 		} else
 			route_free(&r);
-		groups[j].rcpts[groups[j].count].status = SMTP_RCPT_PENDING;
-		groups[j].rcpts[groups[j].count++].addr = rcpt;
+		g->rcpts[g->count].status = SMTP_RCPT_PENDING;
+		g->index[g->count] = i;
+		g->rcpts[g->count++].addr = rcpt;
 	}
-	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu", req->queue_id, sender,
-	    (long long)msg->size, msg->recipients.n);
-	for (j = 0; j < ngroups; j++) {
-		deliver_group(req, &groups[j], sender, start);
-		deliver_count(&groups[j], res, &worst);
+	*groupsp = groups;
+	*ngroupsp = ngroups;
+}
+
+static void
+deliver_record(struct deliver_attempt *a, const struct deliver_group *g,
+    struct deliver_result *res)
+{
+	struct spool_rcpt	*sr;
+	const struct smtp_rcpt	*rc;
+	char			 words[2 * ERR_TEXT_MAX + 64];
+	size_t			 i;
+
+	for (i = 0; i < g->count; i++) {
+		rc = &g->rcpts[i];
+		sr = &a->env->rcpts[g->index[i]];
+		err_format(&rc->err, words, sizeof(words));
+		free(sr->reason);
+		sr->reason = xstrdup(words);
+		(void)snprintf(sr->status, sizeof(sr->status), "%s",
+		    rc->err.enhanced);
+		if (rc->status == SMTP_RCPT_SENT) {
+			sr->state = SPOOL_RCPT_SENT;
+			res->sent++;
+		} else if (rc->status == SMTP_RCPT_PERM) {
+			sr->state = SPOOL_RCPT_FAILED;
+			a->failed[a->failed_count++] = g->index[i];
+			free(sr->remote);
+			sr->remote = rc->err.smtp_code != 0 ?
+			    xstrdup(g->relay) : NULL;
+		}
 	}
-	rc = deliver_summary(res, &worst, e);
+}
+
+/* Past the queue lifetime, what is still pending fails as expired. */
+static void
+deliver_expire(struct deliver_attempt *a)
+{
+	struct spool_envelope	*env = a->env;
+	const struct conf	*conf = a->conf;
+	long			 lifetime = *env->sender != '\0' ?
+	    conf->maximal_queue_lifetime : conf->bounce_queue_lifetime;
+	char			*reason;
+	size_t			 i;
+
+	if (a->opts->now - env->arrival.tv_sec < lifetime)
+		return;
+	for (i = 0; i < env->rcpt_count; i++) {
+		if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+			continue;
+		env->rcpts[i].state = SPOOL_RCPT_FAILED;
+		reason = xasprintf("message expired after %ld days in the "
+		    "queue; last problem: %s", lifetime / 86400,
+		    env->rcpts[i].reason != NULL ? env->rcpts[i].reason :
+		    "none recorded");
+		free(env->rcpts[i].reason);
+		env->rcpts[i].reason = reason;
+		if (env->rcpts[i].status[0] != '5')
+			(void)snprintf(env->rcpts[i].status,
+			    sizeof(env->rcpts[i].status), "4.4.7");
+		a->failed[a->failed_count++] = i;
+		log_info("%s: to=<%s>, relay=none, delay=%.0f, dsn=%s, "
+		    "status=expired, returned to sender (%s)", env->id,
+		    env->rcpts[i].address, deliver_now() - a->arrival,
+		    env->rcpts[i].status, reason);
+	}
+}
+
+/* Queues a report about these recipients to the sender. */
+static int
+deliver_notify(struct deliver_attempt *a, enum bounce_kind kind,
+    const size_t *which, size_t count, char *id_out, struct err *e)
+{
+	struct spool_envelope	*env = a->env, notice;
+	struct spool_new	 new;
+	struct bounce_rcpt	*br;
+	struct bounce_params	 bp;
+	off_t			 size;
+	size_t			 i;
+	int			 rc = -1;
+
+	if (spool_create(a->spool, &new, e) == -1)
+		return -1;
+	br = xcalloc(count, sizeof(*br));
+	for (i = 0; i < count; i++) {
+		br[i].address = env->rcpts[which[i]].address;
+		br[i].status = env->rcpts[which[i]].status;
+		br[i].diagnostic = env->rcpts[which[i]].reason;
+		br[i].remote = env->rcpts[which[i]].remote;
+	}
+	memset(&bp, 0, sizeof(bp));
+	bp.kind = kind;
+	bp.myhostname = a->conf->myhostname;
+	bp.to = env->sender;
+	bp.queue_id = env->id;
+	bp.envid = env->dsn_envid;
+	bp.arrival = env->arrival;
+	bp.now = a->opts->now;
+	bp.full = env->dsn_ret != NULL && strcasecmp(env->dsn_ret, "full") == 0;
+	bp.rcpts = br;
+	bp.rcpt_count = count;
+	memset(&notice, 0, sizeof(notice));
+	if (bounce_write(new.fd, a->data_fd, &bp, &size, e) == -1) {
+		spool_abort(a->spool, &new);
+		goto out;
+	}
+	notice.sender = xstrdup("");
+	(void)clock_gettime(CLOCK_REALTIME, &notice.arrival);
+	notice.size = size;
+	notice.eightbit = env->eightbit;
+	notice.smtputf8 = env->smtputf8;
+	notice.uid = (unsigned long)getuid();
+	spool_envelope_add_rcpt(&notice, env->sender);
+	if (spool_commit(a->spool, &new, &notice, e) == -1) {
+		(void)close(new.fd);
+		goto out;
+	}
+	(void)close(new.fd);
+	log_info("%s: sender %s notification: %s", env->id,
+	    kind == BOUNCE_FAILED ? "non-delivery" : "delay", new.id);
+	(void)snprintf(id_out, SPOOL_ID_LEN + 1, "%s", new.id);
+	rc = 0;
 out:
+	spool_envelope_free(&notice);
+	free(br);
+	return rc;
+}
+
+/*
+ * Tells the sender about the recipients that failed in this attempt. If
+ * the report cannot be queued they stay pending, so nothing is lost.
+ */
+static void
+deliver_bounce(struct deliver_attempt *a, struct deliver_result *res)
+{
+	struct spool_envelope	*env = a->env;
+	struct err		 e;
+	size_t			 i;
+
+	res->failed = a->failed_count;
+	if (a->failed_count == 0)
+		return;
+	if (*env->sender == '\0') {
+		res->unreported = a->failed_count;
+		err_clear(&res->worst);
+		(void)err_set(&res->worst, ERR_PERM, "%s: to=<%s>: %s",
+		    env->id, env->rcpts[a->failed[0]].address,
+		    env->rcpts[a->failed[0]].reason != NULL ?
+		    env->rcpts[a->failed[0]].reason : "failed");
+		return;
+	}
+	err_clear(&e);
+	if (deliver_notify(a, BOUNCE_FAILED, a->failed, a->failed_count,
+	    res->bounce_id, &e) == 0)
+		return;
+	log_warn("%s: cannot queue the bounce to <%s>: %s; the failed "
+	    "recipients stay queued", env->id, env->sender, e.text);
+	for (i = 0; i < a->failed_count; i++)
+		env->rcpts[a->failed[i]].state = SPOOL_RCPT_PENDING;
+	res->failed = 0;
+}
+
+static void
+deliver_warn_delay(struct deliver_attempt *a)
+{
+	struct spool_envelope	*env = a->env;
+	size_t			*pending, n = 0, i;
+	char			 id[SPOOL_ID_LEN + 1];
+	struct err		 e;
+
+	if (a->conf->delay_warning_time <= 0 || env->delay_warned ||
+	    *env->sender == '\0' ||
+	    a->opts->now - env->arrival.tv_sec < a->conf->delay_warning_time)
+		return;
+	pending = xcalloc(env->rcpt_count, sizeof(*pending));
+	for (i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
+			pending[n++] = i;
+	err_clear(&e);
+	if (n > 0 && deliver_notify(a, BOUNCE_DELAYED, pending, n, id,
+	    &e) == 0)
+		env->delay_warned = true;
+	else if (n > 0)
+		log_warn("%s: cannot queue the delay notice: %s", env->id,
+		    e.text);
+	free(pending);
+}
+
+/* minimal_backoff_time doubled per attempt, at most maximal_backoff_time. */
+static time_t
+deliver_backoff(const struct conf *conf, unsigned attempts)
+{
+	long	 delay = conf->minimal_backoff_time > 0 ?
+	    conf->minimal_backoff_time : 1;
+
+	while (attempts-- > 1 && delay < conf->maximal_backoff_time)
+		delay *= 2;
+	if (delay > conf->maximal_backoff_time && conf->maximal_backoff_time > 0)
+		delay = conf->maximal_backoff_time;
+	return delay;
+}
+
+static void
+deliver_groups_free(struct deliver_group *groups, size_t ngroups)
+{
+	size_t	 i, j;
+
 	for (j = 0; j < ngroups; j++) {
 		for (i = 0; i < groups[j].count; i++)
 			free((char *)groups[j].rcpts[i].addr);
 		free(groups[j].rcpts);
+		free(groups[j].index);
+		free(groups[j].relay);
 		route_free(&groups[j].route);
 	}
 	free(groups);
-	free(sender);
+}
+
+int
+deliver_queued(const struct conf *conf, struct spool *spool, const char *id,
+    struct deliver_cache *cache, const struct deliver_options *opts,
+    struct deliver_result *res, struct err *e)
+{
+	struct deliver_attempt	 a;
+	struct spool_envelope	 env;
+	struct deliver_group	*groups = NULL;
+	size_t			 ngroups = 0, j;
+	int			 rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&env, 0, sizeof(env));
+	memset(&a, 0, sizeof(a));
+	if ((rc = spool_lock(spool, id, &a.data_fd, &env, e)) != 1) {
+		res->busy = rc == 0;
+		return rc == 0 ? 0 : -1;
+	}
+	a.conf = conf;
+	a.spool = spool;
+	a.env = &env;
+	a.cache = cache;
+	a.opts = opts;
+	a.arrival = (double)env.arrival.tv_sec +
+	    (double)env.arrival.tv_nsec / 1e9;
+	a.start = deliver_now();
+	a.failed = xcalloc(env.rcpt_count + 1, sizeof(*a.failed));
+	rc = -1;
+	if (addr_to_ascii(env.sender, false, &a.sender, e) == -1)
+		goto out;
+	deliver_route(&a, &groups, &ngroups);
+	for (j = 0; j < ngroups; j++) {
+		deliver_group(&a, &groups[j]);
+		deliver_record(&a, &groups[j], res);
+	}
+	env.attempts++;
+	env.last_attempt = opts->now;
+	deliver_expire(&a);
+	deliver_bounce(&a, res);
+	deliver_warn_delay(&a);
+	if (spool_envelope_done(&env)) {
+		if (spool_remove(spool, env.id, e) == -1)
+			goto out;
+		log_info("%s: removed", env.id);
+	} else {
+		for (j = 0; j < env.rcpt_count; j++)
+			if (env.rcpts[j].state == SPOOL_RCPT_PENDING)
+				res->deferred++;
+		env.next_attempt = opts->now +
+		    deliver_backoff(conf, env.attempts);
+		res->next_attempt = env.next_attempt;
+		if (spool_update(spool, &env, e) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	deliver_groups_free(groups, ngroups);
+	(void)close(a.data_fd);
+	free(a.failed);
+	free(a.sender);
+	spool_envelope_free(&env);
 	return rc;
 }

@@ -2,9 +2,10 @@
 /*
  * sendrelay: a sendmail-compatible, send-only mail relay agent.
  *
- * Phases: command line -> configuration -> message intake -> delivery,
- * and the one mapping of the outcome to a sysexits(3) code. This is the
- * only place that exits. Exit 0 means the message was delivered.
+ * Phases: command line -> configuration -> message intake into the queue
+ * -> delivery (or a queue run, or the queue listing), and the one mapping
+ * of the outcome to a sysexits(3) code. This is the only place that
+ * exits. Exit 0 means the message was delivered or is safely queued.
  */
 #include "config.h"
 
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,15 +26,26 @@
 #include "log.h"
 #include "message.h"
 #include "opts.h"
+#include "queue.h"
+#include "route.h"
+#include "spool.h"
 #include "xmalloc.h"
 
-#define MAIN_QUEUE_ID_BYTES	6
-
 static void	 main_sanitize_process(void);
+static int	 main_drop_group(struct err *);
 static char	*main_login_name(void);
-static void	 main_queue_id(char *, size_t);
-static int	 main_open_scratch(struct err *);
+static void	 main_envelope(struct spool_envelope *,
+		    const struct message *, const struct opts *,
+		    const struct timespec *);
+static int	 main_intake(const struct opts *, const struct conf *,
+		    struct spool *, char *, struct err *);
+static int	 main_deliver(const struct conf *, struct spool *,
+		    const char *, struct err *);
+static int	 main_deliver_background(const struct conf *, struct spool *,
+		    const char *, struct err *);
 static int	 main_send(const struct opts *, const struct conf *,
+		    struct err *);
+static int	 main_queue(const struct opts *, const struct conf *,
 		    struct err *);
 static int	 main_mode_unavailable(enum opts_mode, struct err *);
 
@@ -56,11 +67,29 @@ main_sanitize_process(void)
 			(void)signal(sig, SIG_DFL);
 	/* A peer closing early must be an error from write(), not a death. */
 	(void)signal(SIGPIPE, SIG_IGN);
-	(void)umask(077);
+	(void)umask(027);
 	for (fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) == -1 &&
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
 			_exit(71);
+}
+
+/*
+ * Installed set-group-id to the queue group, which may read the secrets
+ * maps and the queue: a caller who chooses the configuration (-C) could
+ * point a map at any file the group can read, so gets none of it.
+ */
+static int
+main_drop_group(struct err *e)
+{
+	gid_t	 gid = getgid();
+
+	if (getegid() == gid)
+		return 0;
+	if (setresgid(gid, gid, gid) == -1 || getegid() != gid)
+		return err_set(e, ERR_OSERR, "cannot give up the queue group's "
+		    "privilege for -C: %s", strerror(errno));
+	return 0;
 }
 
 /* From the real uid, never $USER or $LOGNAME, which the caller controls. */
@@ -75,61 +104,46 @@ main_login_name(void)
 }
 
 static void
-main_queue_id(char *out, size_t outlen)
+main_envelope(struct spool_envelope *env, const struct message *msg,
+    const struct opts *opts, const struct timespec *arrival)
 {
-	unsigned char	 raw[MAIN_QUEUE_ID_BYTES];
-	size_t		 i;
+	size_t	 i;
 
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		unsigned long v = (unsigned long)time(NULL) ^
-		    ((unsigned long)getpid() << 16);
-
-		for (i = 0; i < sizeof(raw); i++, v >>= 8)
-			raw[i] = (unsigned char)v;
-	}
-	out[0] = '\0';
-	for (i = 0; i < sizeof(raw) && 2 * i + 2 < outlen; i++)
-		(void)snprintf(out + 2 * i, outlen - 2 * i, "%02X", raw[i]);
+	memset(env, 0, sizeof(*env));
+	env->sender = xstrdup(msg->sender);
+	env->arrival = *arrival;
+	env->size = msg->size;
+	env->eightbit = msg->eightbit;
+	env->smtputf8 = msg->smtputf8;
+	env->uid = (unsigned long)getuid();
+	env->message_id = msg->message_id != NULL ?
+	    xstrdup(msg->message_id) : NULL;
+	env->dsn_notify = opts->dsn_notify ? xstrdup(opts->dsn_notify) : NULL;
+	env->dsn_ret = opts->dsn_ret ? xstrdup(opts->dsn_ret) : NULL;
+	env->dsn_envid = opts->dsn_envid ? xstrdup(opts->dsn_envid) : NULL;
+	for (i = 0; i < msg->recipients.n; i++)
+		spool_envelope_add_rcpt(env, msg->recipients.v[i]);
 }
 
-/* An anonymous file for the canonical message: nothing to clean up. */
+/*
+ * Reads the message into the queue. Until spool_commit() succeeds the
+ * caller still owns the message, so every failure is reported to it.
+ */
 static int
-main_open_scratch(struct err *e)
-{
-	const char	*dir = getenv("TMPDIR");
-	char		*path;
-	int		 fd;
-
-	if (dir == NULL || *dir != '/')
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd != -1)
-		return fd;
-	path = xasprintf("%s/sendrelay.XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd != -1)
-		(void)unlink(path);
-	else
-		err_set(e, ERR_OSERR, "cannot create a temporary file in %s: "
-		    "%s", dir, strerror(errno));
-	free(path);
-	return fd;
-}
-
-static int
-main_send(const struct opts *opts, const struct conf *conf, struct err *e)
+main_intake(const struct opts *opts, const struct conf *conf,
+    struct spool *spool, char *id, struct err *e)
 {
 	struct message_params	 mp;
 	struct message		 msg;
-	struct deliver_request	 req;
-	struct deliver_result	 res;
+	struct spool_new	 new;
+	struct spool_envelope	 env;
 	struct timespec		 arrival;
-	char			 queue_id[2 * MAIN_QUEUE_ID_BYTES + 1];
 	char			*login = main_login_name();
-	int			 fd, rc = -1;
+	int			 rc = -1;
 
 	memset(&msg, 0, sizeof(msg));
-	if ((fd = main_open_scratch(e)) == -1)
+	memset(&env, 0, sizeof(env));
+	if (spool_create(spool, &new, e) == -1)
 		goto out;
 	memset(&mp, 0, sizeof(mp));
 	mp.myhostname = conf->myhostname;
@@ -144,44 +158,138 @@ main_send(const struct opts *opts, const struct conf *conf, struct err *e)
 	mp.recipient_count = opts->recipient_count;
 	(void)clock_gettime(CLOCK_REALTIME, &arrival);
 	mp.now = arrival.tv_sec;
-	if (message_intake(&msg, STDIN_FILENO, fd, &mp, e) == -1)
+	if (message_intake(&msg, STDIN_FILENO, new.fd, &mp, e) == -1) {
+		spool_abort(spool, &new);
 		goto out;
-	main_queue_id(queue_id, sizeof(queue_id));
-	log_info("%s: uid=%lu from=<%s>", queue_id, (unsigned long)getuid(),
-	    msg.sender);
-	log_info("%s: message-id=<%s>", queue_id,
+	}
+	main_envelope(&env, &msg, opts, &arrival);
+	if (spool_commit(spool, &new, &env, e) == -1) {
+		(void)close(new.fd);
+		goto out;
+	}
+	(void)close(new.fd);
+	(void)snprintf(id, SPOOL_ID_LEN + 1, "%s", env.id);
+	log_info("%s: uid=%lu from=<%s>", env.id, env.uid, msg.sender);
+	log_info("%s: message-id=<%s>", env.id,
 	    msg.message_id != NULL ? msg.message_id : "");
-	memset(&req, 0, sizeof(req));
-	req.conf = conf;
-	req.message = &msg;
-	req.body_fd = fd;
-	req.queue_id = queue_id;
-	req.arrival = arrival;
-	req.dsn_notify = opts->dsn_notify;
-	req.dsn_ret = opts->dsn_ret;
-	req.dsn_envid = opts->dsn_envid;
-	rc = deliver_message(&req, &res, e);
+	rc = 0;
 out:
-	if (fd != -1)
-		(void)close(fd);
+	spool_envelope_free(&env);
 	message_free(&msg);
 	free(login);
 	return rc;
+}
+
+/*
+ * The synchronous attempt. The message is already safe in the queue, so
+ * only a failure nobody will hear about otherwise (a rejected bounce, an
+ * unreadable queue) is an error for the caller.
+ */
+static int
+main_deliver(const struct conf *conf, struct spool *spool, const char *id,
+    struct err *e)
+{
+	struct deliver_options	 opts;
+	struct deliver_result	 res, bounce;
+	struct err		 ignored;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.now = time(NULL);
+	opts.tell_caller = true;
+	if (deliver_queued(conf, spool, id, NULL, &opts, &res, e) == -1)
+		return -1;
+	if (res.deferred > 0)
+		(void)fprintf(stderr, "sendrelay: %s: queued for %zu "
+		    "recipient(s); `sendrelay -q` retries it\n", id,
+		    res.deferred);
+	if (res.bounce_id[0] != '\0') {
+		opts.tell_caller = false;
+		err_clear(&ignored);
+		(void)deliver_queued(conf, spool, res.bounce_id, NULL, &opts,
+		    &bounce, &ignored);
+	}
+	if (res.unreported > 0) {
+		err_copy(e, &res.worst);
+		return -1;
+	}
+	return 0;
+}
+
+/* -odb: the caller goes on while a detached child delivers. */
+static int
+main_deliver_background(const struct conf *conf, struct spool *spool,
+    const char *id, struct err *e)
+{
+	pid_t	 pid = fork();
+	int	 fd;
+
+	if (pid == -1) {
+		log_warn("%s: cannot fork for background delivery (%s); it "
+		    "stays queued", id, strerror(errno));
+		return 0;
+	}
+	if (pid > 0)
+		return 0;
+	(void)setsid();
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			(void)close(fd);
+	}
+	if (main_deliver(conf, spool, id, e) == -1)
+		log_error("%s", e->text);
+	_exit(0);
+}
+
+static int
+main_send(const struct opts *opts, const struct conf *conf, struct err *e)
+{
+	struct spool	 spool;
+	char		 id[SPOOL_ID_LEN + 1];
+	const char	*mode = opts->delivery_mode;
+	int		 rc;
+
+	if (route_check(conf, e) == -1 ||
+	    spool_open(&spool, conf->sendrelay_queue_directory, true, e) == -1)
+		return -1;
+	if ((rc = main_intake(opts, conf, &spool, id, e)) == 0) {
+		if (mode != NULL && (*mode == 'q' || *mode == 'd'))
+			rc = 0;
+		else if (mode != NULL && *mode == 'b')
+			rc = main_deliver_background(conf, &spool, id, e);
+		else
+			rc = main_deliver(conf, &spool, id, e);
+	}
+	spool_close(&spool);
+	return rc;
+}
+
+static int
+main_queue(const struct opts *opts, const struct conf *conf, struct err *e)
+{
+	enum queue_select	 sel;
+	const char		*id;
+
+	if (opts->mode == OPTS_MODE_QUEUE_LIST)
+		return queue_list(conf, stdout, e);
+	if (queue_parse_select(opts->queue_arg, &sel, &id, e) == -1)
+		return -1;
+	return queue_run(conf, sel, id, e);
 }
 
 static int
 main_mode_unavailable(enum opts_mode mode, struct err *e)
 {
 	static const char *const what[] = {
-		[OPTS_MODE_QUEUE_LIST] = "-bp (mailq): listing the queue",
-		[OPTS_MODE_QUEUE_RUN] = "-q: running the queue",
 		[OPTS_MODE_SMTP_STDIO] = "-bs: SMTP on standard input",
 		[OPTS_MODE_ALIASES] = "-bi (newaliases): checking aliases",
 		[OPTS_MODE_VERIFY] = "-bv: showing routes",
 	};
 
 	return err_set(e, ERR_USAGE, "%s is not supported by this version "
-	    "(it comes with the mail queue and routing features)", what[mode]);
+	    "(it comes with the routing and system mail features)", what[mode]);
 }
 
 int
@@ -204,10 +312,13 @@ main(int argc, char *argv[])
 		return err_exit_code(&e);
 	}
 	log_set_verbose(opts.verbose);
-	if (opts.mode != OPTS_MODE_SEND) {
+	if (opts.mode != OPTS_MODE_SEND && opts.mode != OPTS_MODE_QUEUE_LIST &&
+	    opts.mode != OPTS_MODE_QUEUE_RUN) {
 		rc = main_mode_unavailable(opts.mode, &e);
 		goto done;
 	}
+	if (opts.config_path != NULL && (rc = main_drop_group(&e)) == -1)
+		goto done;
 	if ((rc = conf_load(&conf, opts.config_path, &e)) == -1)
 		goto done;
 	have_conf = 1;
@@ -217,7 +328,10 @@ main(int argc, char *argv[])
 		goto done;
 	}
 	log_set_file(conf.maillog_file);
-	rc = main_send(&opts, &conf, &e);
+	if (opts.mode == OPTS_MODE_SEND)
+		rc = main_send(&opts, &conf, &e);
+	else
+		rc = main_queue(&opts, &conf, &e);
 done:
 	if (rc == -1) {
 		err_format(&e, text, sizeof(text));

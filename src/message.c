@@ -274,7 +274,7 @@ message_flush(struct message_writer *w, struct err *e)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return err_set(e, ERR_IOERR, "cannot write spool file: "
+			return err_set(e, ERR_TEMP, "cannot write spool file: "
 			    "%s", strerror(n == 0 ? EIO : errno));
 		off += (size_t)n;
 	}

@@ -50,7 +50,8 @@ struct message {
 /*
  * Reads in_fd to EOF (or a lone "." line when dot_ends_input) and writes
  * the canonical message to out_fd. Errors: ERR_DATA (too big: the limit is
- * named; malformed header; bad address; no recipients), ERR_NOINPUT/IOERR.
+ * named; malformed header; bad address; no recipients), ERR_NOINPUT/IOERR
+ * (reading the input), ERR_TEMP (writing out_fd: a full disk).
  */
 int	 message_intake(struct message *, int in_fd, int out_fd,
 	    const struct message_params *, struct err *);

@@ -107,6 +107,22 @@ route_default_level(const struct conf *conf)
 	return "verify";
 }
 
+int
+route_check(const struct conf *conf, struct err *e)
+{
+	struct map_list	*maps;
+
+	if (!conf->smtp_sasl_auth_enable ||
+	    conf->smtp_sasl_password_maps == NULL ||
+	    *conf->smtp_sasl_password_maps == '\0')
+		return 0;
+	if ((maps = map_list_open(conf->smtp_sasl_password_maps, MAP_SECRET,
+	    e)) == NULL)
+		return -1;
+	map_list_free(maps);
+	return 0;
+}
+
 static int
 route_credentials(const struct conf *conf, const char *rcpt, struct route *r,
     struct err *e)

@@ -34,6 +34,13 @@ int	 route_parse_nexthop(const char *, struct route *, struct err *);
  */
 int	 route_recipient(const struct conf *, const char *rcpt,
 	    const char *sender, struct route *, struct err *);
+/*
+ * Checks, before a message is accepted, what every route will need: the
+ * credential maps open and are safe (ERR_NOPERM for a secrets file
+ * writable by others). A problem found only at delivery time would keep
+ * the message queued without the caller hearing of it.
+ */
+int	 route_check(const struct conf *, struct err *);
 /* True when both go to the same next hop with the same policy. */
 bool	 route_same_nexthop(const struct route *, const struct route *);
 void	 route_free(struct route *);

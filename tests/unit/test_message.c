@@ -605,9 +605,10 @@ test_limits_and_errors(void)
 	infd = memfd_with(in, len);
 	outfd = open("/dev/full", O_WRONLY);
 	run_fds(&r, infd, outfd, &p);
-	CHECK(r.rc == -1 && r.err.kind == ERR_IOERR &&
+	/* A full disk is temporary: the caller keeps the message. */
+	CHECK(r.rc == -1 && r.err.kind == ERR_TEMP &&
 	    strncmp(r.err.text, "cannot write spool file: ", 25) == 0,
-	    "write error: %s", r.err.text);
+	    "write error (disk full) is temporary: %s", r.err.text);
 	run_free(&r);
 	close(infd);
 	close(outfd);
