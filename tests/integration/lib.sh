@@ -269,6 +269,7 @@ _postfix_write_conf()
 	chown postfix "$PROV_DIR/data"
 	chown nobody:nogroup "$PROV_DIR/mail"
 	: >"$etc/vmailbox"
+	: >"$etc/rcpt_access"
 	for u in admin alice bob carol dave; do
 		printf '%s@example.org example.org/%s/\n' "$u" "$u"
 		printf '%s@example.net example.net/%s/\n' "$u" "$u"
@@ -332,7 +333,7 @@ _postfix_write_master()
 {
 	local auth="-o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=yes"
 	auth="$auth -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
-	auth="$auth -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+	auth="$auth -o smtpd_recipient_restrictions=check_recipient_access,texthash:$PROV_DIR/etc/rcpt_access,permit_sasl_authenticated,reject"
 	local wrong="-o smtpd_tls_chain_files=$PROV_DIR/ca/wrong.key,$PROV_DIR/ca/wrong.pem"
 	cat >"$1/master.cf" <<EOF
 # service type private unpriv chroot wakeup maxproc command
@@ -415,6 +416,41 @@ provider_start()
 	export PROV_DIR PROV_CA PROV_HOST PROV_USER PROV_PASS \
 		PROV_SUBMISSION_PORT PROV_SMTPS_PORT PROV_PLAIN_PORT \
 		PROV_WRONGNAME_PORT
+}
+
+# provider_pause: stop our Postfix only (Dovecot and the files stay), so
+# that clients find the provider down; provider_resume starts it again.
+provider_pause()
+{
+	local p
+	postfix -c "$PROV_DIR/etc" stop >/dev/null 2>&1
+	_kill_pidfile "$PROV_DIR/spool/pid/master.pid"
+	for p in $(seq 50); do
+		python3 -c 'import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+except OSError:
+    sys.exit(1)' "$PROV_SUBMISSION_PORT" || return 0
+		sleep 0.1
+	done
+	echo "provider_pause: port $PROV_SUBMISSION_PORT still open" >&2
+	return 1
+}
+
+provider_resume()
+{
+	_postfix_start
+}
+
+# provider_rcpt_access LINE...: the provider's per-recipient answers on
+# its AUTH ports (Postfix access(5) lines, e.g. "bob@example.org 450 4.2.1
+# busy"); none means accept. Reloads Postfix.
+provider_rcpt_access()
+{
+	printf '%s\n' "$@" >"$PROV_DIR/etc/rcpt_access"
+	postfix -c "$PROV_DIR/etc" reload >/dev/null 2>&1
+	# reload returns before every smtpd has restarted.
+	sleep 1
 }
 
 # provider_stop: stop our Postfix and Dovecot (by their pid files only),
@@ -514,7 +550,8 @@ provider_wait_mail()
 # dir. KIND: submission (STARTTLS + AUTH), smtps (implicit TLS + AUTH),
 # plain (no TLS, no AUTH), wrongname (STARTTLS + AUTH, wrong cert),
 # badpass (submission with a wrong password). Extra lines are appended
-# to main.cf. Sets SR_DIR, SR_CONF (main.cf) and SR_LOG (maillog_file).
+# to main.cf. Sets SR_DIR, SR_CONF (main.cf) and SR_LOG (maillog_file);
+# the queue is $SR_DIR/queue.
 sendrelay_config()
 {
 	local kind=$1 port level=verify auth=yes wrapper=no pass=$PROV_PASS
@@ -544,6 +581,7 @@ sendrelay_config()
 		printf 'smtp_tls_wrappermode = %s\n' "$wrapper"
 		printf 'smtp_tls_CAfile = %s\n' "$PROV_CA"
 		printf 'maillog_file = %s\n' "$SR_LOG"
+		printf 'sendrelay_queue_directory = %s/queue\n' "$SR_DIR"
 		[ $# -eq 0 ] || printf '%s\n' "$@"
 	} >"$SR_CONF"
 	export SR_DIR SR_CONF SR_LOG

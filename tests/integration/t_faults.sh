@@ -162,6 +162,7 @@ write_conf()
 		echo "smtp_tls_CAfile = $T/cert.pem"
 		echo "sendrelay_submit_deadline = $deadline"
 		echo "maillog_file = $D/maillog"
+		echo "sendrelay_queue_directory = $D/queue"
 		for line in "$@"; do
 			echo "$line"
 		done
@@ -193,8 +194,8 @@ run_sendrelay()
 # ---- assertions --------------------------------------------------------
 
 exit_is() { for want in "$@"; do [ "$rc" = "$want" ] && return 0; done; return 1; }
-# Nonzero, and neither timeout(1)'s 124 nor a kill.
-exit_failed_by_itself() { [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -lt 128 ]; }
+# The queue listing shows this recipient still waiting.
+queued() { "$SENDRELAY" -C "$D/main.cf" -bp >"$D/mailq" 2>&1 && grep -q "^ *$1\$" "$D/mailq"; }
 logged() { grep -Eq -- "$1" "$D/maillog" 2>/dev/null; }
 stderr_has() { grep -Eiq -- "$1" "$D/stderr"; }
 stderr_lacks() { ! grep -Fq -- "$1" "$D/stderr"; }
@@ -232,7 +233,8 @@ t_starttls_injection()
 	write_conf encrypt "$(sasl_conf)"
 	run_sendrelay 25 to@example.org
 	stop_fake
-	check "exit 75 or 76" exit_is 75 76
+	check "exit 0 (kept in the queue)" exit_is 0
+	check "the message is queued" queued to@example.org
 	check "STARTTLS was sent" sent STARTTLS
 	check "nothing sent after STARTTLS" nothing_sent_after STARTTLS
 	check "no AUTH" not_sent AUTH
@@ -252,7 +254,8 @@ t_starttls_missing()
 	write_conf encrypt "$(sasl_conf)"
 	run_sendrelay 25 to@example.org
 	stop_fake
-	check "exit 75" exit_is 75
+	check "exit 0 (kept in the queue)" exit_is 0
+	check "the message is queued" queued to@example.org
 	check "EHLO was sent" sent EHLO
 	check "no AUTH" not_sent AUTH
 	check "no MAIL" not_sent MAIL
@@ -271,7 +274,8 @@ t_drop_mid_data()
 	run_sendrelay 25 to@example.org
 	stop_fake
 	check "connection was dropped mid-DATA" happened "action drop after"
-	check "exit 75" exit_is 75
+	check "exit 0 (kept in the queue)" exit_is 0
+	check "the message is queued" queued to@example.org
 }
 
 t_421()
@@ -287,7 +291,8 @@ t_421()
 		run_sendrelay 25 to@example.org
 		stop_fake
 		check "the 421 was sent" happened "S: 421 4.3.2"
-		check "exit 75" exit_is 75
+		check "exit 0 (kept in the queue)" exit_is 0
+	check "the message is queued" queued to@example.org
 		check "stderr has the server's words" stderr_has "shutting down"
 	done
 }
@@ -309,7 +314,14 @@ t_mixed_rcpts()
 		run_sendrelay 25 ok@example.org later@example.org \
 		    gone@example.org
 		stop_fake
-		check "exit 75 (a temporary failure remains)" exit_is 75
+		"$SENDRELAY" -C "$D/main.cf" -bp >"$D/mailq.all" 2>&1
+		check "exit 0 (deferred recipient queued, rejected one bounced)" \
+		    exit_is 0
+		check "only the deferred recipient is queued" \
+		    sh -c 'grep -q "^ *later@example.org\$" "$0" &&
+		    ! grep -Eq "^ *(ok|gone)@example.org\$" "$0"' "$D/mailq.all"
+		check "a bounce to the sender is queued or sent" \
+		    logged "sender non-delivery notification"
 		check "DATA was sent for the accepted recipient" sent DATA
 		check "the body reached the server" happened "* end of data"
 		check "stderr names the 550 recipient with the server's words" \
@@ -347,7 +359,8 @@ sys.exit(rc)' "$D/maxrss" timeout -k 5 35 "$SENDRELAY" -C "$D/main.cf" -i \
 	maxrss=$(cat "$D/maxrss" 2>/dev/null || echo 0)
 	echo "# endless reply: exit $rc after ${elapsed}s," \
 	    "max RSS ${maxrss} KiB"
-	check "nonzero exit, not killed by the guard" exit_failed_by_itself
+	check "exit 0 (kept in the queue), not killed by the guard" exit_is 0
+	check "the message is queued" queued to@example.org
 	check "finished before the fake server's lifetime" \
 	    [ "$elapsed" -lt 30 ]
 	check "bounded memory (max RSS < 100 MiB)" [ "$maxrss" -lt 102400 ]
@@ -377,7 +390,8 @@ t_stall()
 		write_conf none
 		run_sendrelay 20 to@example.org
 		stop_fake
-		check "exit 75" exit_is 75
+		check "exit 0 (kept in the queue)" exit_is 0
+	check "the message is queued" queued to@example.org
 		check "stderr says timed out" stderr_has "timed out"
 		check "gave up near the 3 s deadline (< 12 s)" \
 		    [ "$elapsed" -lt 12 ]
@@ -397,7 +411,8 @@ t_garbage()
 		write_conf none
 		run_sendrelay 25 to@example.org
 		stop_fake
-		check "exit 76 or 75" exit_is 76 75
+		check "exit 0 (kept in the queue)" exit_is 0
+		check "the message is queued" queued to@example.org
 		check "no DATA" not_sent DATA
 	done
 }
