@@ -184,6 +184,7 @@ static const struct conf_param conf_params[] = {
 	CONF_PARAM(maximal_queue_lifetime, CONF_TIME, "5d", NULL),
 	CONF_PARAM(bounce_queue_lifetime, CONF_TIME, "5d", NULL),
 	CONF_PARAM(delay_warning_time, CONF_TIME, "0h", NULL),
+	CONF_PARAM(sendrelay_local_bounce_recipient, CONF_STRING, "", NULL),
 	CONF_PARAM(syslog_name, CONF_STRING, "sendrelay", NULL),
 	CONF_PARAM(syslog_facility, CONF_STRING, "mail", NULL),
 	CONF_PARAM(maillog_file, CONF_STRING, "", NULL),

@@ -71,6 +71,8 @@ struct conf {
 	long	 maximal_queue_lifetime;	/* 5d */
 	long	 bounce_queue_lifetime;		/* 5d */
 	long	 delay_warning_time;		/* 0h: no delay notices */
+	/* Ours: where bounces for local senders (root@$myhostname) go. */
+	char	*sendrelay_local_bounce_recipient;	/* "": the sender */
 
 	char	*syslog_name;		/* "sendrelay" */
 	char	*syslog_facility;	/* "mail" */

@@ -95,6 +95,8 @@ static void	 deliver_record(struct deliver_attempt *,
 static void	 deliver_expire(struct deliver_attempt *);
 static int	 deliver_notify(struct deliver_attempt *, enum bounce_kind,
 		    const size_t *, size_t, char *, struct err *);
+static const char *deliver_notice_recipient(const struct conf *,
+		    const char *);
 static void	 deliver_bounce(struct deliver_attempt *,
 		    struct deliver_result *);
 static void	 deliver_warn_delay(struct deliver_attempt *);
@@ -460,6 +462,27 @@ deliver_expire(struct deliver_attempt *a)
 	}
 }
 
+/*
+ * Mail to root@$myhostname or root@localhost reaches nobody through a
+ * provider, so a bounce for such a local sender goes where the admin
+ * said; anything else goes to the sender.
+ */
+static const char *
+deliver_notice_recipient(const struct conf *conf, const char *sender)
+{
+	const char	*domain = addr_domain(sender);
+	const char	*local = conf->sendrelay_local_bounce_recipient;
+
+	if (local == NULL || *local == '\0' || domain == NULL)
+		return sender;
+	if (strcasecmp(domain, conf->myhostname) == 0 ||
+	    strcasecmp(domain, "localhost") == 0 ||
+	    (strncasecmp(domain, "localhost.", 10) == 0 &&
+	    strcasecmp(domain + 10, conf->mydomain) == 0))
+		return local;
+	return sender;
+}
+
 /* Queues a report about these recipients to the sender. */
 static int
 deliver_notify(struct deliver_attempt *a, enum bounce_kind kind,
@@ -485,7 +508,7 @@ deliver_notify(struct deliver_attempt *a, enum bounce_kind kind,
 	memset(&bp, 0, sizeof(bp));
 	bp.kind = kind;
 	bp.myhostname = a->conf->myhostname;
-	bp.to = env->sender;
+	bp.to = deliver_notice_recipient(a->conf, env->sender);
 	bp.queue_id = env->id;
 	bp.envid = env->dsn_envid;
 	bp.arrival = env->arrival;
@@ -504,14 +527,14 @@ deliver_notify(struct deliver_attempt *a, enum bounce_kind kind,
 	notice.eightbit = env->eightbit;
 	notice.smtputf8 = env->smtputf8;
 	notice.uid = (unsigned long)getuid();
-	spool_envelope_add_rcpt(&notice, env->sender);
+	spool_envelope_add_rcpt(&notice, bp.to);
 	if (spool_commit(a->spool, &new, &notice, e) == -1) {
 		(void)close(new.fd);
 		goto out;
 	}
 	(void)close(new.fd);
-	log_info("%s: sender %s notification: %s", env->id,
-	    kind == BOUNCE_FAILED ? "non-delivery" : "delay", new.id);
+	log_info("%s: sender %s notification: %s (to <%s>)", env->id,
+	    kind == BOUNCE_FAILED ? "non-delivery" : "delay", new.id, bp.to);
 	(void)snprintf(id_out, SPOOL_ID_LEN + 1, "%s", new.id);
 	rc = 0;
 out:
