@@ -193,6 +193,38 @@ else
 fi
 check_eq "expiry: the queue is empty" "$(mailq)" "Mail queue is empty"
 
+# ---- 3b. delay notice: once, after delay_warning_time
+sendrelay_config submission "delay_warning_time = 1s"
+provider_clear_mail "$SENDER"
+provider_pause
+send delayed erin@example.org
+sleep 2
+"$SENDRELAY" -C "$SR_CONF" -qf >"$W/delay1.out" 2>&1
+"$SENDRELAY" -C "$SR_CONF" -qf >"$W/delay2.out" 2>&1
+check_eq "delay notice: logged once" \
+	"$(grep -c 'sender delay notification' "$SR_LOG")" 1
+provider_rcpt_access "erin@example.org 450 4.2.1 still busy"
+provider_resume
+"$SENDRELAY" -C "$SR_CONF" -qf >"$W/delay3.out" 2>&1
+if f=$(provider_wait_mail "$SENDER" 15) &&
+    grep -q '^Action: delayed' "$f" &&
+    grep -q '^Final-Recipient: rfc822; erin@example.org' "$f"; then
+	tap_ok "delay notice: the sender got Action: delayed for erin"
+else
+	tap_fail "delay notice: the sender got Action: delayed for erin"
+fi
+check_eq "delay notice: only one reached the sender" \
+	"$(provider_count_mail "$SENDER")" 1
+if mailq | grep -q '^ *erin@example.org$'; then
+	tap_ok "delay notice: the message itself is still queued"
+else
+	tap_fail "delay notice: the message itself is still queued"
+fi
+provider_rcpt_access
+"$SENDRELAY" -C "$SR_CONF" -qf >/dev/null 2>&1
+check_eq "delay notice: delivered once the provider takes it" \
+	"$(wait_count erin@example.org delayed 1)" 1
+
 # ---- 4. a backlog of 200 over one connection
 provider_pause
 for i in $(seq 200); do
