@@ -28,6 +28,8 @@ struct conf {
 	char	*mydomain;		/* default: myhostname minus first label */
 	char	*myorigin;		/* default: $myhostname */
 	char	*relayhost;		/* "" when unset */
+	char	*mydestination;		/* local domains, for aliases */
+	char	*alias_maps;		/* hash:/etc/aliases, used if it exists */
 	char	*smtp_helo_name;	/* default: $myhostname */
 	char	*inet_protocols;	/* "all", "ipv4", "ipv6", "ipv4, ipv6" */
 

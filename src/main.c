@@ -13,13 +13,17 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "alias.h"
 #include "conf.h"
 #include "deliver.h"
 #include "err.h"
@@ -37,6 +41,14 @@ static char	*main_login_name(void);
 static void	 main_envelope(struct spool_envelope *,
 		    const struct message *, const struct opts *,
 		    const struct timespec *);
+static bool	 main_is_local_domain(const struct conf *, const char *);
+static void	 main_alias_warn(void *, const char *);
+static int	 main_open_aliases(const struct conf *, struct alias_table **,
+		    struct err *);
+static void	 main_alias_report(void *, const char *);
+static int	 main_check_aliases(const struct conf *, struct err *);
+static int	 main_resolve_recipients(const struct conf *,
+		    struct addr_list *, struct err *);
 static int	 main_intake(const struct opts *, const struct conf *,
 		    struct spool *, char *, struct err *);
 static int	 main_deliver(const struct conf *, struct spool *,
@@ -115,6 +127,10 @@ main_envelope(struct spool_envelope *env, const struct message *msg,
 	env->size = msg->size;
 	env->eightbit = msg->eightbit;
 	env->smtputf8 = msg->smtputf8;
+	/* Aliases may have brought in a UTF-8 address. */
+	for (i = 0; i < msg->recipients.n; i++)
+		if (addr_needs_smtputf8(msg->recipients.v[i]))
+			env->smtputf8 = true;
 	env->uid = (unsigned long)getuid();
 	env->message_id = msg->message_id != NULL ?
 	    xstrdup(msg->message_id) : NULL;
@@ -123,6 +139,133 @@ main_envelope(struct spool_envelope *env, const struct message *msg,
 	env->dsn_envid = opts->dsn_envid ? xstrdup(opts->dsn_envid) : NULL;
 	for (i = 0; i < msg->recipients.n; i++)
 		spool_envelope_add_rcpt(env, msg->recipients.v[i]);
+}
+
+/* One of mydestination's names (comma/space separated). */
+static bool
+main_is_local_domain(const struct conf *conf, const char *domain)
+{
+	const char	*p = conf->mydestination;
+	size_t		 len, dlen = strlen(domain);
+
+	while (*p != '\0') {
+		p += strspn(p, ", \t\r\n");
+		len = strcspn(p, ", \t\r\n");
+		if (len == dlen && strncasecmp(p, domain, len) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static void
+main_alias_warn(void *ctx, const char *text)
+{
+	(void)ctx;
+	log_warn("%s", text);
+}
+
+/* The default hash:/etc/aliases applies only when the file exists. */
+static int
+main_open_aliases(const struct conf *conf, struct alias_table **t,
+    struct err *e)
+{
+	*t = NULL;
+	if (conf->alias_maps == NULL || *conf->alias_maps == '\0' ||
+	    (strcmp(conf->alias_maps, "hash:/etc/aliases") == 0 &&
+	    access("/etc/aliases", F_OK) == -1))
+		return 0;
+	return alias_open(conf->alias_maps, t, main_alias_warn, NULL, e);
+}
+
+static void
+main_alias_report(void *ctx, const char *text)
+{
+	(void)ctx;
+	(void)fprintf(stderr, "sendrelay: %s\n", text);
+}
+
+/* newaliases / -bi: there is nothing to build, only files to check. */
+static int
+main_check_aliases(const struct conf *conf, struct err *e)
+{
+	size_t	 errors;
+
+	if (conf->alias_maps == NULL || *conf->alias_maps == '\0' ||
+	    (strcmp(conf->alias_maps, "hash:/etc/aliases") == 0 &&
+	    access("/etc/aliases", F_OK) == -1))
+		return 0;
+	if (alias_check(conf->alias_maps, main_alias_report, NULL, &errors,
+	    e) == -1)
+		return -1;
+	if (errors > 0)
+		return err_set(e, ERR_CONFIG, "%zu error(s) in alias_maps = %s",
+		    errors, conf->alias_maps);
+	return 0;
+}
+
+/*
+ * Local recipients (no domain, or one of mydestination) go through the
+ * aliases; what stays local is qualified with myorigin.
+ */
+static int
+main_resolve_recipients(const struct conf *conf, struct addr_list *rcpts,
+    struct err *e)
+{
+	struct alias_table	*aliases;
+	struct addr_list	 out = { NULL, 0 }, expanded;
+	const char		*domain;
+	char			*name, *q;
+	size_t			 i, j, k;
+	int			 rc = -1, found;
+
+	if (main_open_aliases(conf, &aliases, e) == -1)
+		return -1;
+	for (i = 0; i < rcpts->n; i++) {
+		domain = addr_domain(rcpts->v[i]);
+		expanded.v = NULL;
+		expanded.n = 0;
+		if (domain != NULL && !main_is_local_domain(conf, domain)) {
+			addr_list_add(&expanded, rcpts->v[i]);
+			found = 0;
+		} else {
+			name = domain != NULL ? xstrndup(rcpts->v[i],
+			    (size_t)(domain - 1 - rcpts->v[i])) :
+			    xstrdup(rcpts->v[i]);
+			found = aliases != NULL ?
+			    alias_expand(aliases, name, &expanded, e) : 0;
+			if (found == 0)
+				addr_list_add(&expanded, name);
+			free(name);
+			if (found == -1)
+				goto out;
+		}
+		for (j = 0; j < expanded.n; j++) {
+			q = addr_qualify(expanded.v[j], conf->myorigin);
+			for (k = 0; k < out.n; k++)
+				if (strcasecmp(out.v[k], q) == 0)
+					break;
+			if (k == out.n)
+				addr_list_add(&out, q);
+			free(q);
+		}
+		addr_list_free(&expanded);
+	}
+	if (out.n == 0) {
+		(void)err_set(e, ERR_DATA, "no recipient left after alias "
+		    "expansion (the skipped targets are named above)");
+		goto out;
+	}
+	addr_list_free(rcpts);
+	*rcpts = out;
+	out.v = NULL;
+	out.n = 0;
+	rc = 0;
+out:
+	addr_list_free(&expanded);
+	addr_list_free(&out);
+	alias_free(aliases);
+	return rc;
 }
 
 /*
@@ -148,6 +291,7 @@ main_intake(const struct opts *opts, const struct conf *conf,
 	memset(&mp, 0, sizeof(mp));
 	mp.myhostname = conf->myhostname;
 	mp.myorigin = conf->myorigin;
+	mp.bare_recipients = true;
 	mp.login = login;
 	mp.sender = opts->sender;
 	mp.full_name = opts->full_name;
@@ -159,6 +303,10 @@ main_intake(const struct opts *opts, const struct conf *conf,
 	(void)clock_gettime(CLOCK_REALTIME, &arrival);
 	mp.now = arrival.tv_sec;
 	if (message_intake(&msg, STDIN_FILENO, new.fd, &mp, e) == -1) {
+		spool_abort(spool, &new);
+		goto out;
+	}
+	if (main_resolve_recipients(conf, &msg.recipients, e) == -1) {
 		spool_abort(spool, &new);
 		goto out;
 	}
@@ -284,7 +432,6 @@ main_mode_unavailable(enum opts_mode mode, struct err *e)
 {
 	static const char *const what[] = {
 		[OPTS_MODE_SMTP_STDIO] = "-bs: SMTP on standard input",
-		[OPTS_MODE_ALIASES] = "-bi (newaliases): checking aliases",
 		[OPTS_MODE_VERIFY] = "-bv: showing routes",
 	};
 
@@ -313,7 +460,7 @@ main(int argc, char *argv[])
 	}
 	log_set_verbose(opts.verbose);
 	if (opts.mode != OPTS_MODE_SEND && opts.mode != OPTS_MODE_QUEUE_LIST &&
-	    opts.mode != OPTS_MODE_QUEUE_RUN) {
+	    opts.mode != OPTS_MODE_QUEUE_RUN && opts.mode != OPTS_MODE_ALIASES) {
 		rc = main_mode_unavailable(opts.mode, &e);
 		goto done;
 	}
@@ -330,6 +477,8 @@ main(int argc, char *argv[])
 	log_set_file(conf.maillog_file);
 	if (opts.mode == OPTS_MODE_SEND)
 		rc = main_send(&opts, &conf, &e);
+	else if (opts.mode == OPTS_MODE_ALIASES)
+		rc = main_check_aliases(&conf, &e);
 	else
 		rc = main_queue(&opts, &conf, &e);
 done:

@@ -707,7 +707,8 @@ message_write_header_section(struct message_job *j, struct err *e)
 	    message_add_headers(&c, e) == -1 ||
 	    message_emit_eol(&j->writer, e) == -1)
 		goto out;
-	message_add_recipients(j->msg, &c.extracted, j->params->myorigin);
+	message_add_recipients(j->msg, &c.extracted,
+	    j->params->bare_recipients ? NULL : j->params->myorigin);
 	rc = 0;
 out:
 	j->msg->message_id = c.message_id;
@@ -745,7 +746,10 @@ message_copy_body(struct message_job *j, struct err *e)
 	return 0;
 }
 
-/* Qualified, duplicates dropped (case-insensitively), order kept. */
+/*
+ * Qualified (unless origin is NULL), duplicates dropped
+ * (case-insensitively), order kept.
+ */
 static void
 message_add_recipients(struct message *msg, const struct addr_list *l,
     const char *origin)
@@ -754,7 +758,8 @@ message_add_recipients(struct message *msg, const struct addr_list *l,
 	size_t	 i, k;
 
 	for (i = 0; i < l->n; i++) {
-		q = addr_qualify(l->v[i], origin);
+		q = origin != NULL ? addr_qualify(l->v[i], origin) :
+		    xstrdup(l->v[i]);
 		for (k = 0; k < msg->recipients.n; k++)
 			if (strcasecmp(msg->recipients.v[k], q) == 0)
 				break;
@@ -791,7 +796,8 @@ message_set_envelope(struct message *msg, const struct message_params *p,
 		if (l.n == 0)
 			return err_set(e, ERR_DATA, "no address in recipient "
 			    "argument \"%s\"", p->recipients[i]);
-		message_add_recipients(msg, &l, p->myorigin);
+		message_add_recipients(msg, &l,
+		    p->bare_recipients ? NULL : p->myorigin);
 		addr_list_free(&l);
 	}
 	return 0;

@@ -27,6 +27,8 @@
 struct message_params {
 	const char	*myhostname;	/* Message-ID right-hand side */
 	const char	*myorigin;	/* qualifies bare names */
+	bool		 bare_recipients;	/* leave domainless recipients
+						   for the caller's aliases */
 	const char	*login;		/* the caller's login name */
 	const char	*sender;	/* -f as given, or NULL */
 	const char	*full_name;	/* -F, or NULL */

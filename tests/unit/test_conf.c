@@ -118,11 +118,15 @@ static const struct conf_case cases[] = {
 	  { { "smtp_sasl_password_maps", "hash:/etc/postfix/sasl" } }, 0,
 	  NULL },
 	{ "one warning for ignored Postfix names",
-	  H "alias_maps = hash:/etc/aliases\nmydestination = $myhostname\n"
+	  H "mynetworks = 127.0.0.0/8\nmydestination = $myhostname\n"
 	  "inet_interfaces = loopback-only\n", NULL,
 	  { { "mydestination", "host.example.org" } }, 1,
 	  "main.cf: ignoring Postfix parameters not used by sendrelay: "
-	  "alias_maps, mydestination, inet_interfaces" },
+	  "mynetworks, inet_interfaces" },
+	{ "alias defaults", H, NULL,
+	  { { "alias_maps", "hash:/etc/aliases" },
+	  { "mydestination", "host.example.org, localhost.example.org, "
+	  "localhost" } }, 0, NULL },
 	{ "Postfix service-style name",
 	  H "scalemail-backend_time_limit = 1\n", NULL, { { NULL } }, 1,
 	  "scalemail-backend_time_limit" },
@@ -164,7 +168,8 @@ static const struct conf_case cases[] = {
 	{ "typed: bad wrappermode", H "smtp_tls_wrappermode = sometimes\n",
 	  "smtp_tls_wrappermode: expected yes or no", { { NULL } }, -1, NULL },
 	{ "conf_get of an unknown name", H, NULL, { { "nosuch", NULL },
-	  { "alias_maps", NULL }, { "message_size_limit", "10240000" },
+	  { "virtual_alias_maps", NULL },
+	  { "message_size_limit", "10240000" },
 	  { "smtp_tls_fingerprint_digest", "sha256" } }, 0, NULL },
 	{ "mydomain of a one-label host", "myhostname = box\n", NULL,
 	  { { "mydomain", "localdomain" }, { "myorigin", "box" } }, 0, NULL },
