@@ -12,6 +12,9 @@
  *    elements, routes inside angle brackets).
  * Both accept UTF-8 (RFC 6531/6532) but insist it is well-formed. IDN
  * domains become A-labels with libidn2 (IDNA2008, UTS#46 non-transitional).
+ * addr_rewrite_header_list reuses the second parser on an unfolded copy,
+ * which records where each addr-spec came from, and splices the new
+ * addr-specs into the raw (still folded) text.
  * Limits: display names (RFC 2047 encoded words included) are dropped,
  * not decoded; domain literals must be IPv4 or "IPv6:" addresses; the
  * 64-octet local-part limit (RFC 5321 4.5.3.1.1) is left to the server.
@@ -36,6 +39,7 @@
 #define ADDR_LABEL_MAX	63	/* RFC 1035 2.3.4 */
 #define ADDR_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
 #define ADDR_SPECIALS	"<>@,;:"	/* tokens of their own (RFC 5322 3.2.3) */
+#define ADDR_HEADER_MAX	(1024 * 1024)	/* a whole header section */
 
 enum addr_token {
 	ADDR_TOK_END,
@@ -46,6 +50,12 @@ enum addr_token {
 	ADDR_TOK_ERROR,
 };
 
+/* Where an addr-spec's first and past its last token lie in the value. */
+struct addr_span {
+	size_t		 start;
+	size_t		 end;
+};
+
 /* Lexer and parser state for one header value. */
 struct addr_header {
 	const char	*s;
@@ -54,8 +64,12 @@ struct addr_header {
 	enum addr_token	 type;	/* the current token */
 	size_t		 start;
 	size_t		 len;
+	size_t		 prev_end;	/* past the token before this one */
+	size_t		 spec_start;	/* of the addr-spec being read */
 	const char	*why;	/* for ADDR_TOK_ERROR */
 	struct addr_list *found;
+	struct addr_span *spans;	/* one per found, when want_spans */
+	bool		 want_spans;
 	struct err	*err;
 };
 
@@ -92,6 +106,14 @@ static int	 addr_hdr_angle(struct addr_header *);
 static int	 addr_hdr_route(struct addr_header *);
 static void	 addr_hdr_domain(struct addr_header *, struct addr_words *);
 static int	 addr_hdr_mailbox(struct addr_header *, struct addr_words *);
+static int	 addr_hdr_run(struct addr_header *, const char *, size_t,
+		    struct addr_list *, struct err *);
+static size_t	 addr_fold_len(const char *, size_t, size_t);
+static char	*addr_unfold(const char *, size_t, size_t *);
+static void	 addr_fold_seek(const char *, size_t, size_t *, size_t *,
+		    size_t);
+static int	 addr_splice(const struct addr_header *, const char *, size_t,
+		    char *(*)(void *, const char *), void *, struct buf *);
 static bool	 addr_needs_idna(const char *);
 
 /* RFC 5322 3.2.3 atext, plus UTF-8 (RFC 6532 3.2). */
@@ -423,6 +445,7 @@ addr_lex_next(struct addr_header *h)
 {
 	unsigned char c;
 
+	h->prev_end = h->start + h->len;
 	if (addr_lex_cfws(h) == -1) {
 		h->type = ADDR_TOK_ERROR;
 		return;
@@ -536,6 +559,7 @@ addr_hdr_address(struct addr_header *h, bool in_group)
 
 	memset(&w, 0, sizeof(w));
 	buf_init(&w.text, ADDR_MAX);
+	h->spec_start = h->start;
 	addr_hdr_words(h, &w, false);
 	if (addr_is_special(h, '<'))
 		rc = addr_hdr_angle(h);
@@ -612,6 +636,7 @@ addr_hdr_angle(struct addr_header *h)
 		return -1;
 	memset(&w, 0, sizeof(w));
 	buf_init(&w.text, ADDR_MAX);
+	h->spec_start = h->start;
 	addr_hdr_words(h, &w, false);
 	if (w.n == 0 || w.spaced)
 		rc = addr_hdr_fail(h, w.n == 0 ? "empty address in '<>'" :
@@ -656,9 +681,32 @@ addr_hdr_mailbox(struct addr_header *h, struct addr_words *local)
 		rc = addr_hdr_fail(h, why);
 	else
 		addr_list_add(h->found, buf_cstr(&addr));
+	if (why == NULL && h->want_spans) {
+		h->spans = xreallocarray(h->spans, h->found->n,
+		    sizeof(*h->spans));
+		h->spans[h->found->n - 1].start = h->spec_start;
+		h->spans[h->found->n - 1].end = h->prev_end;
+	}
 	buf_free(&domain.text);
 	buf_free(&addr);
 	return rc;
+}
+
+/* Parses value (len bytes and a NUL) into found, h set up by the caller. */
+static int
+addr_hdr_run(struct addr_header *h, const char *value, size_t len,
+    struct addr_list *found, struct err *e)
+{
+	const char *why;
+
+	h->s = value;
+	h->slen = len;
+	h->found = found;
+	h->err = e;
+	if ((why = addr_check_text(value, len, true)) != NULL)
+		return addr_bad(e, "bad address list", value, why);
+	addr_lex_next(h);
+	return addr_hdr_list(h, false);
 }
 
 int
@@ -667,21 +715,124 @@ addr_parse_header_list(const char *value, struct addr_list *list,
 {
 	struct addr_list found = { NULL, 0 };
 	struct addr_header h;
-	const char *why;
 	size_t	 i;
 	int	 rc;
 
 	memset(&h, 0, sizeof(h));
-	h.s = value;
-	h.slen = strlen(value);
-	h.found = &found;
-	h.err = e;
-	if ((why = addr_check_text(value, h.slen, true)) != NULL)
-		return addr_bad(e, "bad address list", value, why);
-	addr_lex_next(&h);
-	rc = addr_hdr_list(&h, false);
+	rc = addr_hdr_run(&h, value, strlen(value), &found, e);
 	for (i = 0; rc == 0 && i < found.n; i++)
 		addr_list_add(list, found.v[i]);
+	addr_list_free(&found);
+	return rc;
+}
+
+/*
+ * Bytes of the line break at s[i] that unfolding removes (RFC 5322 2.2.3:
+ * a CRLF followed by WSP; a bare LF too, as local mail is written), or 0.
+ * Any other CR or LF stays and is refused by addr_check_text.
+ */
+static size_t
+addr_fold_len(const char *s, size_t len, size_t i)
+{
+	size_t	 n = s[i] == '\r' && i + 1 < len && s[i + 1] == '\n' ? 2 :
+	    s[i] == '\n' ? 1 : 0;
+
+	if (n == 0 || i + n >= len || (s[i + n] != ' ' && s[i + n] != '\t'))
+		return 0;
+	return n;
+}
+
+/* raw without its folding line breaks, NUL-terminated. */
+static char *
+addr_unfold(const char *raw, size_t len, size_t *ulen)
+{
+	char	*u = xmalloc(len + 1);
+	size_t	 r, n = 0;
+
+	for (r = 0; r < len; r++) {
+		r += addr_fold_len(raw, len, r);
+		u[n++] = raw[r];
+	}
+	u[n] = '\0';
+	*ulen = n;
+	return u;
+}
+
+/*
+ * Moves the raw offset *r and its unfolded offset *u forward until *u is
+ * to. Tokens never start with the WSP after a fold, so when to is a token's
+ * start *r is that byte, and when it is past a token's end *r is too.
+ */
+static void
+addr_fold_seek(const char *raw, size_t len, size_t *r, size_t *u, size_t to)
+{
+	while (*u < to) {
+		*r += addr_fold_len(raw, len, *r);
+		(*r)++;
+		(*u)++;
+	}
+}
+
+/*
+ * Appends raw to b with each addr-spec that fn changes put in place of its
+ * source span. 1 when something changed, 0 when not, -1 when b is full.
+ */
+static int
+addr_splice(const struct addr_header *h, const char *raw, size_t len,
+    char *(*fn)(void *, const char *), void *ctx, struct buf *b)
+{
+	char	*spec;
+	size_t	 i, r = 0, u = 0, copied = 0, start;
+	int	 changed = 0, rc = 0;
+
+	for (i = 0; rc == 0 && i < h->found->n; i++) {
+		if ((spec = fn(ctx, h->found->v[i])) == NULL)
+			continue;
+		/* Unchanged text keeps its spacing and comments. */
+		if (strcmp(spec, h->found->v[i]) != 0) {
+			addr_fold_seek(raw, len, &r, &u, h->spans[i].start);
+			start = r;
+			addr_fold_seek(raw, len, &r, &u, h->spans[i].end);
+			if (buf_append(b, raw + copied, start - copied) == -1 ||
+			    buf_append_str(b, spec) == -1)
+				rc = -1;
+			copied = r;
+			changed = 1;
+		}
+		free(spec);
+	}
+	if (rc == -1 || buf_append(b, raw + copied, len - copied) == -1)
+		return -1;
+	return changed;
+}
+
+int
+addr_rewrite_header_list(const char *value, size_t len,
+    char *(*fn)(void *, const char *), void *ctx, struct buf *out,
+    struct err *e)
+{
+	struct addr_list found = { NULL, 0 };
+	struct addr_header h;
+	struct buf b;
+	char	*unfolded;
+	size_t	 ulen;
+	int	 rc;
+
+	if (len > ADDR_HEADER_MAX)
+		return err_set(e, ERR_DATA, "bad address list: longer than "
+		    "%d bytes", ADDR_HEADER_MAX);
+	unfolded = addr_unfold(value, len, &ulen);
+	memset(&h, 0, sizeof(h));
+	h.want_spans = true;
+	/* Built aside, so that out stays as it was on failure. */
+	buf_init(&b, out->max - out->len);
+	if ((rc = addr_hdr_run(&h, unfolded, ulen, &found, e)) == 0 &&
+	    ((rc = addr_splice(&h, value, len, fn, ctx, &b)) == -1 ||
+	    buf_append(out, b.data, b.len) == -1))
+		rc = err_set(e, ERR_DATA, "rewritten header too long");
+	buf_free(&b);
+	free(h.spans);
+	free(unfolded);
 	addr_list_free(&found);
 	return rc;
 }
