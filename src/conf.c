@@ -154,6 +154,7 @@ static const struct conf_param conf_params[] = {
 	CONF_PARAM(mydestination, CONF_STRING,
 	    "$myhostname, localhost.$mydomain, localhost", NULL),
 	CONF_PARAM(alias_maps, CONF_STRING, "hash:/etc/aliases", NULL),
+	CONF_PARAM(smtp_generic_maps, CONF_STRING, "", NULL),
 	CONF_PARAM(smtp_helo_name, CONF_STRING, "$myhostname", NULL),
 	CONF_PARAM(inet_protocols, CONF_STRING, "all", NULL),
 	CONF_PARAM(smtp_sasl_auth_enable, CONF_BOOL, "no", NULL),

@@ -30,6 +30,7 @@ struct conf {
 	char	*relayhost;		/* "" when unset */
 	char	*mydestination;		/* local domains, for aliases */
 	char	*alias_maps;		/* hash:/etc/aliases, used if it exists */
+	char	*smtp_generic_maps;	/* "" */
 	char	*smtp_helo_name;	/* default: $myhostname */
 	char	*inet_protocols;	/* "all", "ipv4", "ipv6", "ipv4, ipv6" */
 

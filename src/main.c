@@ -28,6 +28,7 @@
 #include "deliver.h"
 #include "err.h"
 #include "log.h"
+#include "map.h"
 #include "message.h"
 #include "opts.h"
 #include "queue.h"
@@ -49,6 +50,14 @@ static void	 main_alias_report(void *, const char *);
 static int	 main_check_aliases(const struct conf *, struct err *);
 static int	 main_resolve_recipients(const struct conf *,
 		    struct addr_list *, struct err *);
+struct main_generic {
+	const struct conf	*conf;
+	struct map_list		*maps;
+};
+
+static char	*main_generic_rewrite(void *, const char *);
+static void	 main_generic_envelope(struct main_generic *,
+		    struct message *);
 static int	 main_intake(const struct opts *, const struct conf *,
 		    struct spool *, char *, struct err *);
 static int	 main_deliver(const struct conf *, struct spool *,
@@ -269,6 +278,75 @@ out:
 }
 
 /*
+ * smtp_generic_maps, generic(5) order: user@domain, then user when the
+ * domain is ours (myorigin or mydestination), then @domain. A result
+ * "@other" keeps the user part.
+ */
+static char *
+main_generic_rewrite(void *ctx, const char *addr)
+{
+	struct main_generic	*g = ctx;
+	const char		*domain = addr_domain(addr), *value = NULL;
+	char			*key, *mapped, *checked = NULL;
+	struct err		 e;
+	size_t			 user_len;
+	int			 found;
+
+	if (*addr == '\0' || domain == NULL)
+		return NULL;
+	user_len = (size_t)(domain - 1 - addr);
+	found = map_list_lookup(g->maps, addr, &value);
+	if (found != 1 && (strcasecmp(domain, g->conf->myorigin) == 0 ||
+	    main_is_local_domain(g->conf, domain))) {
+		key = xstrndup(addr, user_len);
+		found = map_list_lookup(g->maps, key, &value);
+		free(key);
+	}
+	if (found != 1) {
+		key = xasprintf("@%s", domain);
+		found = map_list_lookup(g->maps, key, &value);
+		free(key);
+	}
+	if (found != 1 || *value == '\0')
+		return NULL;
+	if (*value == '@')
+		mapped = xasprintf("%.*s%s", (int)user_len, addr, value);
+	else
+		mapped = xstrdup(value);
+	/* It goes into headers and commands: only a valid addr-spec. */
+	err_clear(&e);
+	if (addr_parse_envelope(mapped, &checked, &e) == -1 ||
+	    *checked == '\0' || strcmp(checked, mapped) != 0) {
+		log_warn("smtp_generic_maps: %s -> '%s' is not an address; "
+		    "not rewritten", addr, mapped);
+		free(mapped);
+		mapped = NULL;
+	}
+	if (checked != NULL)
+		free(checked);
+	return mapped;
+}
+
+/* The envelope leaves with the same rewriting as the headers. */
+static void
+main_generic_envelope(struct main_generic *g, struct message *msg)
+{
+	char	*mapped;
+	size_t	 i;
+
+	if ((mapped = main_generic_rewrite(g, msg->sender)) != NULL) {
+		free(msg->sender);
+		msg->sender = mapped;
+	}
+	for (i = 0; i < msg->recipients.n; i++)
+		if ((mapped = main_generic_rewrite(g,
+		    msg->recipients.v[i])) != NULL) {
+			free(msg->recipients.v[i]);
+			msg->recipients.v[i] = mapped;
+		}
+}
+
+/*
  * Reads the message into the queue. Until spool_commit() succeeds the
  * caller still owns the message, so every failure is reported to it.
  */
@@ -281,11 +359,15 @@ main_intake(const struct opts *opts, const struct conf *conf,
 	struct spool_new	 new;
 	struct spool_envelope	 env;
 	struct timespec		 arrival;
+	struct main_generic	 generic = { conf, NULL };
 	char			*login = main_login_name();
 	int			 rc = -1;
 
 	memset(&msg, 0, sizeof(msg));
 	memset(&env, 0, sizeof(env));
+	if (*conf->smtp_generic_maps != '\0' && (generic.maps =
+	    map_list_open(conf->smtp_generic_maps, 0, e)) == NULL)
+		goto out;
 	if (spool_create(spool, &new, e) == -1)
 		goto out;
 	memset(&mp, 0, sizeof(mp));
@@ -300,6 +382,10 @@ main_intake(const struct opts *opts, const struct conf *conf,
 	mp.size_limit = conf->message_size_limit;
 	mp.recipients = opts->recipients;
 	mp.recipient_count = opts->recipient_count;
+	if (generic.maps != NULL) {
+		mp.rewrite = main_generic_rewrite;
+		mp.rewrite_ctx = &generic;
+	}
 	(void)clock_gettime(CLOCK_REALTIME, &arrival);
 	mp.now = arrival.tv_sec;
 	if (message_intake(&msg, STDIN_FILENO, new.fd, &mp, e) == -1) {
@@ -310,6 +396,8 @@ main_intake(const struct opts *opts, const struct conf *conf,
 		spool_abort(spool, &new);
 		goto out;
 	}
+	if (generic.maps != NULL)
+		main_generic_envelope(&generic, &msg);
 	main_envelope(&env, &msg, opts, &arrival);
 	if (spool_commit(spool, &new, &env, e) == -1) {
 		(void)close(new.fd);
@@ -324,6 +412,7 @@ main_intake(const struct opts *opts, const struct conf *conf,
 out:
 	spool_envelope_free(&env);
 	message_free(&msg);
+	map_list_free(generic.maps);
 	free(login);
 	return rc;
 }

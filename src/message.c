@@ -106,6 +106,7 @@ struct message_headers_ctx {
 	char			*message_id;
 	struct addr_list	 extracted;
 	struct buf		 unfolded;
+	struct buf		 rewritten;
 };
 
 static enum message_line_kind message_classify(const char *, size_t, bool);
@@ -128,6 +129,9 @@ static int	 message_read_header_section(struct message_job *,
 		    struct err *);
 static int	 message_scan_header(void *, const struct message_header *);
 static int	 message_filter_header(void *, const struct message_header *);
+static bool	 message_is_address_header(const struct message_header *);
+static int	 message_emit_rewritten(struct message_headers_ctx *,
+		    const struct message_header *);
 static bool	 message_is_recipient_header(const struct message_header *,
 		    bool);
 static int	 message_extract(struct message_headers_ctx *,
@@ -493,7 +497,55 @@ message_extract(struct message_headers_ctx *c, const struct message_header *h)
 	return 0;
 }
 
-/* Second pass: -t extraction, Bcc removal, everything else copied. */
+static bool
+message_is_address_header(const struct message_header *h)
+{
+	static const char *const names[] = {
+		"From", "Sender", "Reply-To", "To", "Cc",
+		"Resent-From", "Resent-Sender", "Resent-Reply-To",
+		"Resent-To", "Resent-Cc",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (message_name_is(h, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * smtp_generic_maps on an address header; one that is not a valid
+ * address list is sent as it came (rewriting it could only guess).
+ */
+static int
+message_emit_rewritten(struct message_headers_ctx *c,
+    const struct message_header *h)
+{
+	const struct message_params	*p = c->job->params;
+	struct err			 sub;
+	int				 rc;
+
+	buf_reset(&c->rewritten);
+	rc = addr_rewrite_header_list(h->value, h->value_len, p->rewrite,
+	    p->rewrite_ctx, &c->rewritten, &sub);
+	if (rc != 1)
+		return message_emit_text(&c->job->writer, h->name,
+		    (size_t)(h->value + h->value_len - h->name), c->err);
+	/* One emit: it ends the field's last line. */
+	buf_reset(&c->unfolded);
+	if (buf_append(&c->unfolded, h->name, (size_t)(h->value - h->name)) ==
+	    -1 || buf_append(&c->unfolded, c->rewritten.data,
+	    c->rewritten.len) == -1)
+		return err_set(c->err, ERR_DATA, "the %.*s: header is too long "
+		    "once rewritten", (int)h->name_len, h->name);
+	return message_emit_text(&c->job->writer, c->unfolded.data,
+	    c->unfolded.len, c->err);
+}
+
+/*
+ * Second pass: -t extraction (from the headers as written), Bcc
+ * removal, address rewriting, everything else copied.
+ */
 static int
 message_filter_header(void *arg, const struct message_header *h)
 {
@@ -506,6 +558,8 @@ message_filter_header(void *arg, const struct message_header *h)
 		return -1;
 	if (message_name_is(h, "Bcc") || message_name_is(h, "Resent-Bcc"))
 		return 0;
+	if (j->params->rewrite != NULL && message_is_address_header(h))
+		return message_emit_rewritten(c, h);
 	return message_emit_text(&j->writer, h->name,
 	    (size_t)(h->value + h->value_len - h->name), c->err);
 }
@@ -667,7 +721,7 @@ message_add_headers(struct message_headers_ctx *c, struct err *e)
 	struct message_job		*j = c->job;
 	const struct message_params	*p = j->params;
 	struct buf			 added;
-	char				*own = NULL;
+	char				*own = NULL, *mapped = NULL;
 	int				 rc;
 
 	buf_init(&added, MESSAGE_HEADER_MAX);
@@ -681,10 +735,14 @@ message_add_headers(struct message_headers_ctx *c, struct err *e)
 		/* A null sender (-f '<>') cannot be an author. */
 		if (*j->msg->sender == '\0')
 			own = addr_qualify(p->login, p->myorigin);
-		message_format_from(p, own != NULL ? own : j->msg->sender,
-		    &added);
+		if (p->rewrite != NULL)
+			mapped = p->rewrite(p->rewrite_ctx, own != NULL ? own :
+			    j->msg->sender);
+		message_format_from(p, mapped != NULL ? mapped : own != NULL ?
+		    own : j->msg->sender, &added);
 	}
 	rc = message_emit_text(&j->writer, added.data, added.len, e);
+	free(mapped);
 	free(own);
 	buf_free(&added);
 	return rc;
@@ -700,6 +758,7 @@ message_write_header_section(struct message_job *j, struct err *e)
 	c.job = j;
 	c.err = e;
 	buf_init(&c.unfolded, MESSAGE_HEADER_MAX);
+	buf_init(&c.rewritten, MESSAGE_HEADER_MAX);
 	if (message_parse_headers(j->header.data, j->header_end,
 	    message_scan_header, &c, e) == -1 ||
 	    message_parse_headers(j->header.data, j->header_end,
@@ -714,6 +773,7 @@ out:
 	j->msg->message_id = c.message_id;
 	addr_list_free(&c.extracted);
 	buf_free(&c.unfolded);
+	buf_free(&c.rewritten);
 	return rc;
 }
 

@@ -29,6 +29,13 @@ struct message_params {
 	const char	*myorigin;	/* qualifies bare names */
 	bool		 bare_recipients;	/* leave domainless recipients
 						   for the caller's aliases */
+	/*
+	 * smtp_generic_maps for the address headers (From, Sender,
+	 * Reply-To, To, Cc and their Resent- forms) and the From we add:
+	 * returns a new addr-spec or NULL to keep it. NULL: no rewriting.
+	 */
+	char		*(*rewrite)(void *, const char *);
+	void		*rewrite_ctx;
 	const char	*login;		/* the caller's login name */
 	const char	*sender;	/* -f as given, or NULL */
 	const char	*full_name;	/* -F, or NULL */
