@@ -33,6 +33,7 @@
 #include "opts.h"
 #include "queue.h"
 #include "route.h"
+#include "smtpd.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -59,12 +60,19 @@ static char	*main_generic_rewrite(void *, const char *);
 static void	 main_generic_envelope(struct main_generic *,
 		    struct message *);
 static int	 main_intake(const struct opts *, const struct conf *,
-		    struct spool *, char *, struct err *);
+		    struct spool *, int, char *, struct err *);
 static int	 main_deliver(const struct conf *, struct spool *,
 		    const char *, struct err *);
 static int	 main_deliver_background(const struct conf *, struct spool *,
 		    const char *, struct err *);
 static int	 main_send(const struct opts *, const struct conf *,
+		    struct err *);
+static int	 main_dispatch(const struct opts *, const struct conf *,
+		    struct spool *, const char *, struct err *);
+static int	 main_bs_scratch(void *, struct err *);
+static int	 main_bs_accept(void *, const char *, const struct addr_list *,
+		    int, char *, size_t, struct err *);
+static int	 main_smtp_stdio(const struct opts *, const struct conf *,
 		    struct err *);
 static int	 main_queue(const struct opts *, const struct conf *,
 		    struct err *);
@@ -352,7 +360,7 @@ main_generic_envelope(struct main_generic *g, struct message *msg)
  */
 static int
 main_intake(const struct opts *opts, const struct conf *conf,
-    struct spool *spool, char *id, struct err *e)
+    struct spool *spool, int in_fd, char *id, struct err *e)
 {
 	struct message_params	 mp;
 	struct message		 msg;
@@ -388,7 +396,7 @@ main_intake(const struct opts *opts, const struct conf *conf,
 	}
 	(void)clock_gettime(CLOCK_REALTIME, &arrival);
 	mp.now = arrival.tv_sec;
-	if (message_intake(&msg, STDIN_FILENO, new.fd, &mp, e) == -1) {
+	if (message_intake(&msg, in_fd, new.fd, &mp, e) == -1) {
 		spool_abort(spool, &new);
 		goto out;
 	}
@@ -485,20 +493,80 @@ main_send(const struct opts *opts, const struct conf *conf, struct err *e)
 {
 	struct spool	 spool;
 	char		 id[SPOOL_ID_LEN + 1];
-	const char	*mode = opts->delivery_mode;
 	int		 rc;
 
 	if (route_check(conf, e) == -1 ||
 	    spool_open(&spool, conf->sendrelay_queue_directory, true, e) == -1)
 		return -1;
-	if ((rc = main_intake(opts, conf, &spool, id, e)) == 0) {
-		if (mode != NULL && (*mode == 'q' || *mode == 'd'))
-			rc = 0;
-		else if (mode != NULL && *mode == 'b')
-			rc = main_deliver_background(conf, &spool, id, e);
-		else
-			rc = main_deliver(conf, &spool, id, e);
-	}
+	if ((rc = main_intake(opts, conf, &spool, STDIN_FILENO, id, e)) == 0)
+		rc = main_dispatch(opts, conf, &spool, id, e);
+	spool_close(&spool);
+	return rc;
+}
+
+/* -odi (default), -odb or -odq: deliver now, in the background, or not. */
+static int
+main_dispatch(const struct opts *opts, const struct conf *conf,
+    struct spool *spool, const char *id, struct err *e)
+{
+	const char	*mode = opts->delivery_mode;
+
+	if (mode != NULL && (*mode == 'q' || *mode == 'd'))
+		return 0;
+	if (mode != NULL && *mode == 'b')
+		return main_deliver_background(conf, spool, id, e);
+	return main_deliver(conf, spool, id, e);
+}
+
+struct main_bs {
+	const struct opts	*opts;
+	const struct conf	*conf;
+	struct spool		*spool;
+};
+
+static int
+main_bs_scratch(void *ctx, struct err *e)
+{
+	struct main_bs	*bs = ctx;
+
+	return spool_scratch(bs->spool, e);
+}
+
+/* One -bs message: the same intake, queue and delivery as argv's. */
+static int
+main_bs_accept(void *ctx, const char *sender, const struct addr_list *rcpts,
+    int data_fd, char *queue_id, size_t queue_id_len, struct err *e)
+{
+	struct main_bs	*bs = ctx;
+	struct opts	 one = *bs->opts;
+	char		 id[SPOOL_ID_LEN + 1];
+
+	one.sender = (char *)sender;
+	one.recipients = rcpts->v;
+	one.recipient_count = rcpts->n;
+	one.extract_recipients = false;
+	one.dot_ends_input = false;
+	if (main_intake(&one, bs->conf, bs->spool, data_fd, id, e) == -1)
+		return -1;
+	(void)snprintf(queue_id, queue_id_len, "%s", id);
+	return main_dispatch(&one, bs->conf, bs->spool, id, e);
+}
+
+/* -bs: SMTP on standard input and output (Symfony Mailer, SwiftMailer). */
+static int
+main_smtp_stdio(const struct opts *opts, const struct conf *conf,
+    struct err *e)
+{
+	struct spool		 spool;
+	struct main_bs		 bs = { opts, conf, &spool };
+	struct smtpd_hooks	 hooks = { main_bs_scratch, main_bs_accept, &bs };
+	int			 rc;
+
+	if (route_check(conf, e) == -1 ||
+	    spool_open(&spool, conf->sendrelay_queue_directory, true, e) == -1)
+		return -1;
+	rc = smtpd_session(STDIN_FILENO, STDOUT_FILENO, conf->myhostname,
+	    conf->message_size_limit, &hooks, e);
 	spool_close(&spool);
 	return rc;
 }
@@ -520,12 +588,11 @@ static int
 main_mode_unavailable(enum opts_mode mode, struct err *e)
 {
 	static const char *const what[] = {
-		[OPTS_MODE_SMTP_STDIO] = "-bs: SMTP on standard input",
 		[OPTS_MODE_VERIFY] = "-bv: showing routes",
 	};
 
 	return err_set(e, ERR_USAGE, "%s is not supported by this version "
-	    "(it comes with the routing and system mail features)", what[mode]);
+	    "(it comes with the routing feature)", what[mode]);
 }
 
 int
@@ -549,7 +616,8 @@ main(int argc, char *argv[])
 	}
 	log_set_verbose(opts.verbose);
 	if (opts.mode != OPTS_MODE_SEND && opts.mode != OPTS_MODE_QUEUE_LIST &&
-	    opts.mode != OPTS_MODE_QUEUE_RUN && opts.mode != OPTS_MODE_ALIASES) {
+	    opts.mode != OPTS_MODE_QUEUE_RUN && opts.mode != OPTS_MODE_ALIASES &&
+	    opts.mode != OPTS_MODE_SMTP_STDIO) {
 		rc = main_mode_unavailable(opts.mode, &e);
 		goto done;
 	}
@@ -568,6 +636,8 @@ main(int argc, char *argv[])
 		rc = main_send(&opts, &conf, &e);
 	else if (opts.mode == OPTS_MODE_ALIASES)
 		rc = main_check_aliases(&conf, &e);
+	else if (opts.mode == OPTS_MODE_SMTP_STDIO)
+		rc = main_smtp_stdio(&opts, &conf, &e);
 	else
 		rc = main_queue(&opts, &conf, &e);
 done:

@@ -734,6 +734,31 @@ spool_random(unsigned char *p, size_t len)
 	}
 }
 
+int
+spool_scratch(struct spool *s, struct err *e)
+{
+	char	 name[SPOOL_ID_LEN + 16];
+	int	 fd, tries;
+
+	fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd != -1 ? fd : spool_fail(s, e, errno, "scratch file");
+	/* A file system without O_TMPFILE: a named file, unlinked at once. */
+	for (tries = 0; tries < SPOOL_CREATE_TRIES; tries++) {
+		(void)snprintf(name, sizeof(name), "scratch.");
+		spool_new_id(name + strlen(name));
+		fd = openat(s->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd != -1) {
+			(void)unlinkat(s->tmp_fd, name, 0);
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	return spool_fail(s, e, errno, "scratch file");
+}
+
 void
 spool_new_id(char id[SPOOL_ID_LEN + 1])
 {

@@ -101,6 +101,12 @@ int	 spool_create(struct spool *, struct spool_new *, struct err *);
  */
 int	 spool_commit(struct spool *, struct spool_new *,
 	    struct spool_envelope *, struct err *);
+/*
+ * An anonymous file in tmp/ (gone when closed, so a crash leaves
+ * nothing), for content that is not the canonical message yet (the
+ * DATA of -bs). ERR_TEMP on failure.
+ */
+int	 spool_scratch(struct spool *, struct err *);
 /* Removes what spool_create() made (if not committed) and closes the fd. */
 void	 spool_abort(struct spool *, struct spool_new *);
 
