@@ -20,10 +20,6 @@
  */
 #include "config.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,12 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "alias.h"
 #include "buf.h"
 #include "err.h"
+#include "map.h"
 #include "xmalloc.h"
 
 #define ALIAS_FILE_MAX	(64 * 1024 * 1024)	/* bytes in one aliases file */
@@ -114,10 +110,9 @@ static int	 alias_parse_target(struct alias_parse *, const char *, char *,
 		    size_t, struct addr_list *);
 static void	 alias_parse_entry(struct alias_parse *, char *);
 static void	 alias_parse_text(struct alias_parse *, const char *, size_t);
-static int	 alias_read_file(const char *, char **, size_t *,
-		    struct err *);
 static int	 alias_open_maps(const char *, struct alias_table *, bool,
 		    size_t *, struct err *);
+static int	 alias_prefix_error(struct err *);
 static int	 alias_open_spec(struct alias_table *, const char *, size_t,
 		    bool, size_t *, struct err *);
 static int	 alias_add_result(struct alias_walk *, const char *);
@@ -507,58 +502,21 @@ alias_parse_text(struct alias_parse *p, const char *text, size_t len)
 	p->nsegs = 0;
 }
 
-/* Reads a whole aliases file; *text is NUL-terminated. */
-static int
-alias_read_file(const char *path, char **text, size_t *len, struct err *e)
-{
-	struct stat st;
-	size_t	 cap, n = 0;
-	ssize_t	 r;
-	char	 probe;
-	int	 fd, rc = 0;
 
-	*text = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return err_set(e, ERR_CONFIG, "alias_maps: %s: cannot open: %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) == -1)
-		rc = err_set(e, ERR_CONFIG, "alias_maps: %s: cannot stat: %s",
-		    path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		rc = err_set(e, ERR_CONFIG, "alias_maps: %s: not a regular "
-		    "file", path);
-	else if (st.st_size > ALIAS_FILE_MAX)
-		rc = err_set(e, ERR_CONFIG, "alias_maps: %s: larger than %d "
-		    "MiB", path, ALIAS_FILE_MAX / (1024 * 1024));
-	if (rc == -1) {
-		(void)close(fd);
-		return -1;
-	}
-	cap = (size_t)st.st_size;
-	*text = xmalloc(cap + 1);
-	while (n < cap && (r = read(fd, *text + n, cap - n)) != 0) {
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			rc = err_set(e, ERR_CONFIG, "alias_maps: %s: read "
-			    "error: %s", path, strerror(errno));
-			break;
-		}
-		n += (size_t)r;
-	}
-	/* Growing while read: parsing a torn copy could drop entries. */
-	if (rc == 0 && n == cap && read(fd, &probe, 1) > 0)
-		rc = err_set(e, ERR_CONFIG, "alias_maps: %s: changed while "
-		    "being read", path);
-	(void)close(fd);
-	(*text)[n] = '\0';
-	*len = n;
-	if (rc == -1) {
-		free(*text);
-		*text = NULL;
-	}
-	return rc;
+/* map_read_file names the file; say which parameter it came from. */
+static int
+alias_prefix_error(struct err *e)
+{
+	static const char prefix[] = "alias_maps: ";
+	size_t	 plen = sizeof(prefix) - 1;
+	size_t	 tlen = strnlen(e->text, sizeof(e->text) - 1);
+
+	if (plen + tlen > sizeof(e->text) - 1)
+		tlen = sizeof(e->text) - 1 - plen;
+	memmove(e->text + plen, e->text, tlen);
+	memcpy(e->text, prefix, plen);
+	e->text[plen + tlen] = '\0';
+	return -1;
 }
 
 /*
@@ -594,8 +552,8 @@ alias_open_spec(struct alias_table *t, const char *spec, size_t map,
 	if (*path == '\0')
 		return err_set(e, ERR_CONFIG, "alias_maps: '%s': missing file "
 		    "name", spec);
-	if (alias_read_file(path, &text, &len, e) == -1)
-		return -1;
+	if (map_read_file(path, 0, ALIAS_FILE_MAX, &text, &len, e) == -1)
+		return alias_prefix_error(e);
 	memset(&p, 0, sizeof(p));
 	p.table = t;
 	p.map = map;
@@ -606,7 +564,7 @@ alias_open_spec(struct alias_table *t, const char *spec, size_t map,
 	p.report_errors = check;
 	p.err = e;
 	alias_parse_text(&p, text, len);
-	free(text);
+	map_free_text(text, len + 1);
 	*errors += p.errors;
 	return p.errors > 0 && !check ? -1 : 0;
 }

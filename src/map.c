@@ -78,8 +78,6 @@ static int	 map_emit(struct buf *, const char *, size_t,
 		    void *, struct err *);
 static void	 map_add_plain(void *, const char *, const char *, size_t);
 static void	 map_add_loaded(void *, const char *, const char *, size_t);
-static int	 map_read_file(const char *, unsigned, char **, size_t *,
-		    struct err *);
 static int	 map_check_secret(const char *, const struct stat *,
 		    struct err *);
 static int	 map_load_file(struct map *, const char *, struct err *);
@@ -88,7 +86,6 @@ static int	 map_load_static(struct map *, const char *, struct err *);
 static int	 map_next_item(const char **, const char **, size_t *);
 static char	*map_trim(char *);
 static char	*map_unbrace(char *);
-static void	 map_free_text(char *, size_t);
 
 /* ASCII only: tolower(3) depends on the locale, table keys must not. */
 static char
@@ -164,7 +161,7 @@ map_insert(struct map *m, const char *key, const char *value)
 }
 
 /* Tables may hold passwords; wiping every copy costs next to nothing. */
-static void
+void
 map_free_text(char *p, size_t len)
 {
 	xwipe(p, len);
@@ -309,10 +306,9 @@ map_check_secret(const char *path, const struct stat *st, struct err *e)
 	return 0;
 }
 
-/* Reads a whole table file; *text is NUL-terminated, free with map_free_text. */
-static int
-map_read_file(const char *path, unsigned flags, char **text, size_t *len,
-    struct err *e)
+int
+map_read_file(const char *path, unsigned flags, size_t max, char **text,
+    size_t *len, struct err *e)
 {
 	struct stat st;
 	size_t	 cap, n = 0;
@@ -333,9 +329,9 @@ map_read_file(const char *path, unsigned flags, char **text, size_t *len,
 		rc = err_set(e, ERR_CONFIG, "%s: not a regular file", path);
 	else if ((flags & MAP_SECRET) && map_check_secret(path, &st, e) == -1)
 		rc = -1;
-	else if (st.st_size > MAP_FILE_MAX)
-		rc = err_set(e, ERR_CONFIG, "%s: larger than %d MiB", path,
-		    MAP_FILE_MAX / (1024 * 1024));
+	else if ((uintmax_t)st.st_size > max)
+		rc = err_set(e, ERR_CONFIG, "%s: larger than %zu MiB", path,
+		    max / (1024 * 1024));
 	if (rc == -1) {
 		(void)close(fd);
 		return -1;
@@ -377,7 +373,7 @@ map_load_file(struct map *m, const char *path, struct err *e)
 	if (*path == '\0')
 		return err_set(e, ERR_CONFIG, "'%s': missing file name",
 		    m->spec);
-	if (map_read_file(path, m->flags, &text, &len, e) == -1)
+	if (map_read_file(path, m->flags, MAP_FILE_MAX, &text, &len, e) == -1)
 		return -1;
 	rc = map_parse_lines(text, len, path, map_add_loaded, &load, e);
 	map_free_text(text, len + 1);

@@ -36,6 +36,18 @@ int	 map_list_lookup(const struct map_list *, const char *key,
 void	 map_list_free(struct map_list *);
 
 /*
+ * Reads a whole file (at most max bytes) for a table or aliases(5) file;
+ * *text is NUL-terminated, *len its length; free with map_free_text().
+ * Errors name the file (ERR_CONFIG; ERR_NOPERM for an unreadable or
+ * unsafe secrets file with MAP_SECRET). A file that grows while read is
+ * refused, so a torn copy is never parsed.
+ */
+int	 map_read_file(const char *path, unsigned flags, size_t max,
+	    char **text, size_t *len, struct err *);
+/* Wipes (tables may hold secrets) and frees text of len bytes. */
+void	 map_free_text(char *, size_t);
+
+/*
  * Parses the text of a table (for map_open and the fuzz target): calls
  * add(ctx, key, value) for each entry; errors name origin:line.
  */
