@@ -44,6 +44,7 @@ static void	 main_envelope(struct spool_envelope *,
 		    const struct message *, const struct opts *,
 		    const struct timespec *);
 static bool	 main_is_local_domain(const struct conf *, const char *);
+static bool	 main_have_aliases(const struct conf *);
 static void	 main_alias_warn(void *, const char *);
 static int	 main_open_aliases(const struct conf *, struct alias_table **,
 		    struct err *);
@@ -183,14 +184,20 @@ main_alias_warn(void *ctx, const char *text)
 }
 
 /* The default hash:/etc/aliases applies only when the file exists. */
+static bool
+main_have_aliases(const struct conf *conf)
+{
+	return conf->alias_maps != NULL && *conf->alias_maps != '\0' &&
+	    (strcmp(conf->alias_maps, "hash:/etc/aliases") != 0 ||
+	    access("/etc/aliases", F_OK) == 0);
+}
+
 static int
 main_open_aliases(const struct conf *conf, struct alias_table **t,
     struct err *e)
 {
 	*t = NULL;
-	if (conf->alias_maps == NULL || *conf->alias_maps == '\0' ||
-	    (strcmp(conf->alias_maps, "hash:/etc/aliases") == 0 &&
-	    access("/etc/aliases", F_OK) == -1))
+	if (!main_have_aliases(conf))
 		return 0;
 	return alias_open(conf->alias_maps, t, main_alias_warn, NULL, e);
 }
@@ -208,9 +215,7 @@ main_check_aliases(const struct conf *conf, struct err *e)
 {
 	size_t	 errors;
 
-	if (conf->alias_maps == NULL || *conf->alias_maps == '\0' ||
-	    (strcmp(conf->alias_maps, "hash:/etc/aliases") == 0 &&
-	    access("/etc/aliases", F_OK) == -1))
+	if (!main_have_aliases(conf))
 		return 0;
 	if (alias_check(conf->alias_maps, main_alias_report, NULL, &errors,
 	    e) == -1)
