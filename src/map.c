@@ -514,20 +514,31 @@ map_open(const char *spec, unsigned flags, struct err *e)
 	size_t	 tlen, i;
 	int	 rc = -1;
 
-	if (colon == NULL || colon == spec) {
-		err_set(e, ERR_CONFIG, "'%s': a lookup table needs a type, as "
-		    "in 'hash:%s'", spec, spec);
-		return NULL;
-	}
-	tlen = (size_t)(colon - spec);
-	name = colon + 1;
-	m = xcalloc(1, sizeof(*m));
-	m->spec = xstrdup(spec);
-	m->flags = flags;
+	tlen = colon != NULL ? (size_t)(colon - spec) : 0;
 	for (i = 0; i < sizeof(file_types) / sizeof(file_types[0]); i++)
 		if (strlen(file_types[i]) == tlen &&
 		    strncmp(spec, file_types[i], tlen) == 0)
 			break;
+	m = xcalloc(1, sizeof(*m));
+	m->flags = flags;
+	/*
+	 * Every message names the table by m->spec. Only a file table's
+	 * spec is a path; any other spec of a secrets map may be the
+	 * secrets themselves (inline:{host=user:password}, a mistyped
+	 * "user:password"), so messages never show it.
+	 */
+	m->spec = !(flags & MAP_SECRET) ||
+	    i < sizeof(file_types) / sizeof(file_types[0]) ? xstrdup(spec) :
+	    xasprintf("%.*s:(contents not shown: secrets)",
+	    (int)(tlen > 64 ? 64 : tlen), spec);
+	if (colon == NULL || colon == spec) {
+		err_set(e, ERR_CONFIG, "'%s': a lookup table needs a type, as "
+		    "in 'hash:%s'", m->spec, !(flags & MAP_SECRET) ? spec :
+		    "/path/to/file");
+		map_free(m);
+		return NULL;
+	}
+	name = colon + 1;
 	if (i < sizeof(file_types) / sizeof(file_types[0]))
 		rc = map_load_file(m, name, e);
 	else if (tlen == 6 && strncmp(spec, "inline", tlen) == 0)
@@ -538,7 +549,7 @@ map_open(const char *spec, unsigned flags, struct err *e)
 		err_set(e, ERR_CONFIG, "unsupported map type '%.*s' in '%s' "
 		    "(sendrelay reads text tables: hash, btree, lmdb, cdb, "
 		    "texthash, inline, static)", (int)(tlen > 64 ? 64 : tlen),
-		    spec, spec);
+		    spec, m->spec);
 	if (rc == -1) {
 		map_free(m);
 		return NULL;
@@ -600,7 +611,12 @@ map_list_open(const char *specs, unsigned flags, struct err *e)
 
 	while ((more = map_next_item(&cursor, &start, &len)) != 0) {
 		if (more == -1) {
-			err_set(e, ERR_CONFIG, "'%s': unbalanced braces", specs);
+			if (flags & MAP_SECRET)
+				err_set(e, ERR_CONFIG, "unbalanced braces in a "
+				    "list of secrets maps (contents not shown)");
+			else
+				err_set(e, ERR_CONFIG, "'%s': unbalanced braces",
+				    specs);
 			map_list_free(l);
 			return NULL;
 		}

@@ -57,6 +57,7 @@ static void	 test_parse(void);
 static char	*write_file(const char *, const char *, const char *, mode_t);
 static void	 test_files(const char *);
 static void	 test_secret(const char *);
+static void	 test_secret_text(const char *);
 static void	 test_inline_static(void);
 static void	 test_list(const char *);
 static void	 test_big(const char *);
@@ -231,6 +232,47 @@ test_files(const char *dir)
 	m = map_open("hash:", 0, &e);
 	CHECK(m == NULL && e.kind == ERR_CONFIG &&
 	    strstr(e.text, "missing file name") != NULL, "no file: %s", e.text);
+	log_set_file(NULL);
+	free(log);
+}
+
+/*
+ * A secrets map written in place (inline:, static:, or a password typed
+ * where a table belongs) is the secret: no error or warning shows it.
+ */
+static void
+test_secret_text(const char *dir)
+{
+	static const char *const specs[] = {
+		"inline:{[smtp.x]:587=alice:Pw-leak-1, bad}",
+		"inline:{[smtp.x]:587=alice:Pw-leak-1, [smtp.x]:587=b:c}",
+		"inline:{[smtp.x]:587=alice:Pw-leak-1",
+		"static:{alice:Pw-leak-1",
+		"alice:Pw-leak-1",
+		"Pw-leak-1",
+	};
+	struct map_list	*l;
+	struct err	 e;
+	char		*log, *logtext;
+	size_t		 i;
+
+	if (asprintf(&log, "%s/log", dir) == -1)
+		abort();
+	log_set_file(log);
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		err_clear(&e);
+		l = map_list_open(specs[i], MAP_SECRET, &e);
+		logtext = read_log(log);
+		CHECK(strstr(e.text, "Pw-leak-1") == NULL &&
+		    strstr(logtext, "Pw-leak-1") == NULL,
+		    "secrets map %zu: neither error nor warning shows the "
+		    "password (%s)", i, e.text);
+		CHECK(i == 1 ? l != NULL && e.kind == ERR_OK : l == NULL &&
+		    e.kind == ERR_CONFIG, "secrets map %zu: %s", i,
+		    i == 1 ? "opens (duplicate warned)" : "refused");
+		map_list_free(l);
+		free(logtext);
+	}
 	log_set_file(NULL);
 	free(log);
 }
@@ -488,6 +530,7 @@ main(void)
 	test_parse();
 	test_files(dir);
 	test_secret(dir);
+	test_secret_text(dir);
 	test_inline_static();
 	test_list(dir);
 	test_big(dir);
